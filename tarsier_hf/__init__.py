@@ -1,0 +1,1 @@
+"""Tarsier as a native transformers model."""

@@ -1,0 +1,1 @@
+"""TRL SFT recipes for Tarsier's two training stages."""
