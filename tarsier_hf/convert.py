@@ -1,0 +1,98 @@
+"""``tarsier-convert SRC DST``: turn an official Tarsier checkpoint into a native one.
+
+The official repos (``omni-research/Tarsier-7b``, ``-34b``) declare ``model_type: "llava"``, so transformers' Auto
+classes build a plain LLaVA from them that silently skips Tarsier's newline / end-of-image tokens. The converted
+checkpoint declares ``model_type: "tarsier"``, stores safetensors, and ships ``configuration_tarsier.py`` and
+``modeling_tarsier.py`` with an ``auto_map``, so it loads with ``AutoModelForImageTextToText`` after
+``import tarsier_hf``, or anywhere with ``trust_remote_code=True``.
+"""
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from huggingface_hub import snapshot_download
+from transformers import AutoTokenizer
+
+from .configuration_tarsier import TarsierConfig
+from .modeling_tarsier import TarsierForConditionalGeneration
+
+# Files of the official repos besides weights and config that a native checkpoint keeps as they are.
+_PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja", "README.md")
+_DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+def _resolve(src: str) -> Path:
+    path = Path(src)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise NotADirectoryError(f"{src} is a file; pass a checkpoint directory or a Hub repo id")
+    return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"]))
+
+
+def _save_processing_files(src: Path, dst: Path) -> None:
+    try:
+        from .processing_tarsier import TarsierProcessor
+    except ImportError:  # processor module not importable: keep the tokenizer and image-processor files
+        TarsierProcessor = None
+    if TarsierProcessor is not None and (src / "preprocessor_config.json").exists():
+        processor = TarsierProcessor.from_pretrained(src)
+        processor.save_pretrained(dst)
+        return
+    AutoTokenizer.from_pretrained(src).save_pretrained(dst)
+
+
+def convert(src: str, dst: str, dtype: str = "auto") -> Path:
+    """Load ``src`` (official or native layout, local dir or Hub id) and write a native checkpoint to ``dst``."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    src_path, dst_path = _resolve(src), Path(dst)
+    if dst_path.resolve() == src_path.resolve():
+        raise ValueError("DST must differ from SRC: the conversion rewrites config.json and the weights")
+    model, info = TarsierForConditionalGeneration.from_pretrained(
+        src_path, dtype=_DTYPES[dtype], output_loading_info=True
+    )
+    problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
+    if problems or info.get("error_msgs"):
+        raise RuntimeError(f"{src} does not load as a Tarsier checkpoint exactly: {problems or info['error_msgs']}")
+
+    dst_path.mkdir(parents=True, exist_ok=True)
+    TarsierConfig.register_for_auto_class()
+    TarsierForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+    try:
+        model.config.architectures = ["TarsierForConditionalGeneration"]
+        model.save_pretrained(dst_path)
+    finally:  # register_for_auto_class sets class attributes; do not leak them into later saves in this process
+        TarsierConfig._auto_class = None
+        TarsierForConditionalGeneration._auto_class = None
+    _save_processing_files(src_path, dst_path)
+    for name in _PASSTHROUGH_FILES:
+        if (src_path / name).exists() and not (dst_path / name).exists():
+            shutil.copy2(src_path / name, dst_path / name)
+    return dst_path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tarsier-convert",
+        description="Convert an official Tarsier checkpoint (model_type 'llava') into a native 'tarsier' checkpoint "
+        "that AutoModelForImageTextToText loads (with `import tarsier_hf` or trust_remote_code=True).",
+    )
+    parser.add_argument("src", help="official checkpoint: local directory or Hub repo id (e.g. omni-research/Tarsier-7b)")
+    parser.add_argument("dst", help="output directory")
+    parser.add_argument("--dtype", default="auto", choices=sorted(_DTYPES), help="weights dtype (default: as stored)")
+    args = parser.parse_args(argv)
+    try:
+        out = convert(args.src, args.dst, dtype=args.dtype)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"tarsier-convert: error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote native Tarsier checkpoint to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
