@@ -10,7 +10,8 @@ The official Hub checkpoints (``omni-research/Tarsier-7b``/``-34b``) store this 
 """
 
 from huggingface_hub.dataclasses import strict
-from transformers import LlavaConfig
+from transformers import AutoConfig, LlavaConfig
+from transformers.configuration_utils import SubConfigSpec
 
 __all__ = ["TarsierConfig", "positions_per_frame"]
 
@@ -40,6 +41,11 @@ class TarsierConfig(LlavaConfig):
     ```"""
 
     model_type = "tarsier"
+    sub_configs_defaults = {
+        **LlavaConfig.sub_configs_defaults,
+        # Vicuna-7B's 32000 tokens + <image>, <pad>, newline, end-of-image, padded to 32064 as in Tarsier-7B.
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama", init_kwargs={"vocab_size": 32064}),
+    }
 
     image_token_index: int = 32000
     image_newline_idx: int = 32002
