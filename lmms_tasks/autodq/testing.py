@@ -1,0 +1,244 @@
+"""A local OpenAI-compatible judge for tests and benchmarks: a real HTTP server on 127.0.0.1.
+
+``LocalJudgeServer`` answers ``POST /v1/chat/completions`` (the protocol the ``openai`` client speaks) with
+replies computed from the request, so the same request always gets the same reply:
+
+- an event-extraction prompt (``prompts/extract_events.txt``) gets ``{"events": [...]}`` with one event per
+  sentence of the description (split at ``.``, stripped, empty pieces dropped; no sentence means no event);
+- an entailment prompt (``prompts/judge_entailment.txt``) gets one item per event, in order: ``entailment`` when
+  the event (lowercased, trailing ``.`` dropped) occurs in the description, else ``contradiction`` when the event
+  contains the word ``not``, else ``neutral``.
+
+Faults are injected with ``inject(fault, times, kind=None, match=None)``: the next ``times`` requests of that
+``kind`` (``"extract_events"`` / ``"judge_entailment"``) whose prompt contains ``match`` get the fault:
+
+- ``"429"`` / ``"500"``: that HTTP status (with ``retry-after-ms: 10``); the client retries;
+- ``"timeout"``: the reply is held back ``timeout_delay`` seconds (set the client's timeout below it);
+- ``"malformed"``: a reply that is not a dict/JSON even after the released normalisation;
+- ``"wrong_count"``: an entailment reply with one judged event too few (an extraction reply whose ``events`` is a
+  string);
+- ``"bad_label"``: an entailment reply with the label ``"maybe"``;
+- ``"fenced"``: a *valid* reply wrapped the way chat models do (```` ```json ```` fence, trailing commas,
+  ``Entailment`` capitalised), which the released normalisation must accept.
+
+``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
+temperature). Every request first waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is
+how a server started in another process (``python -m lmms_tasks.autodq.testing``) is read.
+"""
+
+import argparse
+import ast
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .prompts import EXTRACTION_TEMPLATE, JUDGEMENT_TEMPLATE
+
+FAULTS = ("429", "500", "timeout", "malformed", "wrong_count", "bad_label", "fenced")
+_EXTRACTION_HEAD = EXTRACTION_TEMPLATE.split("${caption}")[0]
+_EXTRACTION_TAIL = EXTRACTION_TEMPLATE.split("${caption}")[1]
+_JUDGEMENT_HEAD, _JUDGEMENT_REST = JUDGEMENT_TEMPLATE.split("${description}")
+_JUDGEMENT_MIDDLE, _JUDGEMENT_TAIL = _JUDGEMENT_REST.split("${events}")
+
+
+def prompt_kind(prompt: str) -> str:
+    if prompt.startswith(_EXTRACTION_HEAD) and prompt.endswith(_EXTRACTION_TAIL):
+        return "extract_events"
+    if prompt.startswith(_JUDGEMENT_HEAD) and prompt.endswith(_JUDGEMENT_TAIL):
+        return "judge_entailment"
+    return "unknown"
+
+
+def extract_events(prompt: str) -> list[str]:
+    caption = prompt[len(_EXTRACTION_HEAD): len(prompt) - len(_EXTRACTION_TAIL)]
+    return [sentence.strip() for sentence in caption.split(".") if sentence.strip()]
+
+
+def judge_events(prompt: str) -> list[dict]:
+    body = prompt[len(_JUDGEMENT_HEAD): len(prompt) - len(_JUDGEMENT_TAIL)]
+    description, _, events_text = body.rpartition(_JUDGEMENT_MIDDLE)
+    events = ast.literal_eval(events_text)
+    judged = []
+    for event in events:
+        needle = event.lower().strip().rstrip(".").strip()
+        if needle and needle in description.lower():
+            label = "entailment"
+        elif re.search(r"\bnot\b", event.lower()):
+            label = "contradiction"
+        else:
+            label = "neutral"
+        judged.append({"event": event, "relationship": label, "reason": f"rule: {label}"})
+    return judged
+
+
+def reply_for(prompt: str, fault: str | None) -> str:
+    kind = prompt_kind(prompt)
+    if fault == "malformed":
+        return "Sure! Here is what I found: events => [entailment"
+    if kind == "extract_events":
+        events = extract_events(prompt)
+        if fault == "wrong_count":
+            return json.dumps({"events": "; ".join(events)})
+        if fault == "fenced":
+            return "```python\n" + repr({"events": events}) + "\n```"
+        return json.dumps({"events": events})
+    if kind == "judge_entailment":
+        judged = judge_events(prompt)
+        if fault == "wrong_count":
+            judged = judged[:-1]
+        if fault == "bad_label":
+            judged = [{**item, "relationship": "maybe"} for item in judged]
+        if fault == "fenced":
+            items = ",\n".join(json.dumps({**item, "relationship": item["relationship"].capitalize()}) for item in judged)
+            return "```json\n{\n  \"events\": [\n" + items + ",\n  ]\n}\n```"
+        return json.dumps({"events": judged}, indent=2)
+    return "I only answer AutoDQ prompts."
+
+
+class LocalJudgeServer:
+    """The server; use as a context manager or call ``start()`` / ``stop()``."""
+
+    def __init__(self, latency: float = 0.0, timeout_delay: float = 3.0, api_key: str | None = None, models: set[str] | None = None):
+        self.latency = latency
+        self.timeout_delay = timeout_delay
+        self.api_key = api_key
+        self.models = models
+        self.requests: list[dict] = []
+        self._faults: list[dict] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def calls(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def inject(self, fault: str, times: int = 1, kind: str | None = None, match: str | None = None) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
+        with self._lock:
+            self._faults.append({"fault": fault, "left": times, "kind": kind, "match": match})
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"calls": len(self.requests), "faults": sum(1 for r in self.requests if r["fault"])}
+
+    def start(self) -> "LocalJudgeServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def _take_fault(self, kind: str, prompt: str, temperature) -> str | None:
+        with self._lock:
+            fault = None
+            for rule in self._faults:
+                if rule["left"] > 0 and rule["kind"] in (None, kind) and (rule["match"] is None or rule["match"] in prompt):
+                    rule["left"] -= 1
+                    fault = rule["fault"]
+                    break
+            self.requests.append({
+                "kind": kind,
+                "prompt_sha": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+                "fault": fault,
+                "temperature": temperature,
+            })
+            return fault
+
+
+def _handler_for(server: LocalJudgeServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.rstrip("/").endswith("/stats"):
+                self._send(200, server.stats())
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self.path.endswith("/chat/completions"):
+                self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                return
+            if server.api_key is not None and self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+                return
+            request = json.loads(body)
+            if server.models is not None and request.get("model") not in server.models:
+                self._send(404, {"error": {"message": f"The model `{request.get('model')}` does not exist.", "type": "NotFoundError"}})
+                return
+            prompt = request["messages"][-1]["content"]
+            fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"))
+            time.sleep(server.latency)
+            if fault in ("429", "500"):
+                self._send(int(fault), {"error": {"message": f"injected {fault}", "type": "server_error"}}, {"retry-after-ms": "10"})
+                return
+            if fault == "timeout":
+                time.sleep(server.timeout_delay)
+            completion = {
+                "id": "chatcmpl-" + hashlib.sha256(body).hexdigest()[:24],
+                "object": "chat.completion",
+                "created": 0,
+                "model": request.get("model", ""),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply_for(prompt, fault)}, "finish_reason": "stop", "logprobs": None}],
+                "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 1, "total_tokens": len(prompt.split()) + 1},
+            }
+            self._send(200, completion)
+
+        def _send(self, status: int, payload: dict, headers: dict | None = None):
+            data = json.dumps(payload).encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout); nothing to answer
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the deterministic local AutoDQ judge until interrupted.")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = parser.parse_args(argv)
+    server = LocalJudgeServer(latency=args.latency).start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
