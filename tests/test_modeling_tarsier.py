@@ -253,3 +253,19 @@ def test_special_ids_outside_vocabulary_fail_at_construction(field):
 def test_full_feature_strategy_is_rejected():
     with pytest.raises(StrictDataclassError, match="vision_feature_select_strategy='default'"):
         tiny_config(vision_feature_select_strategy="full")
+
+
+def test_beam_search_expands_multi_frame_features_per_sample():
+    model = tiny_model(seed=9)
+    tokenizer = build_tiny_tokenizer()
+    prompts = [expanded_prompt(1, "Hi."), expanded_prompt(3, "What happens in the video?")]
+    clips = [frames(1, seed=4), frames(3, seed=5)]
+    kwargs = dict(max_new_tokens=5, do_sample=False, num_beams=2, num_return_sequences=2,
+                  pad_token_id=TINY_PAD_TOKEN_ID)
+    single = []
+    for prompt, clip in zip(prompts, clips):
+        inputs = tokenizer(prompt, return_tensors="pt")
+        single += model.generate(**inputs, pixel_values=clip, **kwargs)[:, inputs.input_ids.shape[1]:].tolist()
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    out = model.generate(**batch, pixel_values=torch.cat(clips), **kwargs)[:, batch.input_ids.shape[1]:].tolist()
+    assert [row[: len(expected)] for row, expected in zip(out, single)] == single
