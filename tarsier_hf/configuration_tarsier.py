@@ -15,6 +15,8 @@ from transformers.configuration_utils import SubConfigSpec
 
 __all__ = ["TarsierConfig", "positions_per_frame"]
 
+_TARSIER_ARCHITECTURE = "TarsierForConditionalGeneration"
+
 
 def positions_per_frame(rows: int, cols: int) -> int:
     """LLM positions one frame occupies: each row of patches plus its newline, then one end-of-image token."""
@@ -59,6 +61,15 @@ class TarsierConfig(LlavaConfig):
         kwargs.pop("vocab_size", None)
         super().__post_init__(**kwargs)
         self.image_seq_length = self.num_positions_per_frame
+
+    @classmethod
+    def get_config_dict(cls, *args, **kwargs):
+        config_dict, kwargs = super().get_config_dict(*args, **kwargs)
+        # An official Tarsier config is "llava" by type but Tarsier by architecture: read it as ours, silently.
+        # A plain LLaVA config keeps its type, so transformers still warns that it is not a Tarsier checkpoint.
+        if config_dict.get("model_type") == "llava" and _TARSIER_ARCHITECTURE in (config_dict.get("architectures") or []):
+            config_dict = {**config_dict, "model_type": cls.model_type}
+        return config_dict, kwargs
 
     def validate_architecture(self):
         """Part of `@strict` validation: the special ids must index the LLM's embedding table."""

@@ -269,3 +269,21 @@ def test_beam_search_expands_multi_frame_features_per_sample():
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     out = model.generate(**batch, pixel_values=torch.cat(clips), **kwargs)[:, batch.input_ids.shape[1]:].tolist()
     assert [row[: len(expected)] for row, expected in zip(out, single)] == single
+
+
+def test_official_config_reads_as_tarsier_without_a_type_mismatch_warning(tmp_path):
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging
+
+    save_tiny_checkpoint(tmp_path / "official", layout="legacy")
+    logger = logging.get_logger("transformers.configuration_utils")
+    with CaptureLogger(logger) as captured:
+        config = TarsierConfig.from_pretrained(tmp_path / "official")
+    assert config.model_type == "tarsier" and "model of type" not in captured.out
+
+    plain_llava = tiny_config().to_dict() | {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"]}
+    (tmp_path / "llava").mkdir()
+    (tmp_path / "llava" / "config.json").write_text(__import__("json").dumps(plain_llava))
+    with CaptureLogger(logger) as captured:
+        TarsierConfig.from_pretrained(tmp_path / "llava")
+    assert "model of type `llava`" in captured.out
