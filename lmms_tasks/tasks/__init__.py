@@ -1,0 +1,1 @@
+"""lmms-eval task folders of tarsier-hf (indexed automatically, or with ``--include_path``)."""

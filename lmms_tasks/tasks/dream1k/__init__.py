@@ -1,0 +1,1 @@
+"""The ``dream1k`` lmms-eval task: DREAM-1K video descriptions scored with AutoDQ."""

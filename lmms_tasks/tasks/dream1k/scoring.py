@@ -1,0 +1,112 @@
+"""The dream1k aggregation: one AutoDQ run over all clips, shared by every metric of the task.
+
+lmms-eval aggregates each metric separately, from its own item list; all of them resolve to the same
+:class:`~lmms_tasks.tasks.dream1k.records.ClipRecord` objects, so the first aggregation scores every clip in one
+``AutoDQScorer.score`` call (batched, concurrent, cached judge calls) and the others reuse its report. Scoring
+then
+
+- writes each clip's events, judgments and scores into its record (which lmms-eval logs with ``--log_samples``),
+- adds to the report a protocol with what the scorer cannot know (prompt, frames, sampling, model, data),
+- saves the AutoDQ results JSON, the per-clip JSONL and the PNG plot in
+  ``<output_path>/<model>/dream1k_autodq_<time>_<id>/``, next to lmms-eval's results file (with ``--output_path``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lmms_tasks import run_protocol
+from lmms_tasks.autodq import AutoDQScorer, JudgeConfig, default_cache_dir, load_dream1k_annotations
+from lmms_tasks.tasks.dream1k.records import as_record
+
+logger = logging.getLogger(__name__)
+
+# Already in the record, or (the reference) in the logged row's "target".
+_NOT_COPIED_TO_RECORD = ("idx", "source", "prediction", "reference")
+_reports: dict[tuple, dict] = {}
+_lock = threading.Lock()
+
+
+def autodq_results(items, args=None) -> dict:
+    """The AutoDQ results for the clips behind ``items`` (scored once per distinct set of clips and judge)."""
+    records = [as_record(item) for item in items]
+    if not records:
+        raise ValueError("dream1k: no clips to score")
+    annotation_files = sorted({record.annotations for record in records})
+    if len(annotation_files) != 1:
+        raise ValueError(f"dream1k: the clips come from several annotation files {annotation_files}; score one at a time")
+    judge = JudgeConfig()
+    key = (
+        annotation_files[0],
+        tuple(sorted(record.key for record in records)),
+        json.dumps(judge.describe(), sort_keys=True),
+        str(default_cache_dir()),
+    )
+    with _lock:
+        if key not in _reports:
+            _reports[key] = _score(records, annotation_files[0], judge, args, key)
+        return _reports[key]
+
+
+def _score(records, annotations_path: str, judge: JudgeConfig, args, key: tuple) -> dict:
+    by_clip = {}
+    for record in records:
+        if record["clip_id"] in by_clip:
+            raise ValueError(
+                f"dream1k: clip {record['clip_id']} has several predictions; AutoDQ scores one per clip (use repeats=1)"
+            )
+        by_clip[record["clip_id"]] = record
+    annotations = load_dream1k_annotations(annotations_path)
+    predictions = {clip_id: record["prediction"] for clip_id, record in by_clip.items()}
+    report = AutoDQScorer(judge=judge).score(predictions, annotations, protocol=_task_protocol(args, annotations_path))
+    for row in report.per_clip:
+        by_clip[row["idx"]].update({name: value for name, value in row.items() if name not in _NOT_COPIED_TO_RECORD})
+    results = dict(report.results)
+    results["artifacts"] = _save(report, args, key)
+    return results
+
+
+def _task_protocol(args, annotations_path: str) -> dict:
+    settings = run_protocol.model_settings()
+    prompts = run_protocol.prompts()
+    return {
+        "task": "dream1k",
+        "generation_prompt": prompts[0] if len(prompts) == 1 else prompts,
+        "frames": settings.get("num_frames"),
+        "frame_sampling": settings.get("frame_sampling"),
+        "model": getattr(args, "model", None),
+        "model_args": getattr(args, "model_args", None),
+        "model_settings": settings,
+        "gen_kwargs": getattr(args, "gen_kwargs", None) or None,
+        "limit": getattr(args, "limit", None),
+        "offset": getattr(args, "offset", None),
+        "annotations": annotations_path,
+        "dataset_revision": _hub_commit(annotations_path),
+    }
+
+
+def _hub_commit(path: str) -> str | None:
+    """The Hub commit of an annotation file in the Hugging Face cache (``.../snapshots/<commit>/...``)."""
+    parts = Path(path).parts
+    return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else None
+
+
+def _save(report, args, key: tuple) -> dict | None:
+    output_path = getattr(args, "output_path", None)
+    if not output_path:
+        logger.info("dream1k: no --output_path, so the AutoDQ per-clip file and plot are not written")
+        return None
+    from lmms_eval.loggers.evaluation_tracker import GeneralConfigTracker
+    from lmms_eval.utils import sanitize_model_name
+
+    model_dir = sanitize_model_name(GeneralConfigTracker._get_model_name(getattr(args, "model_args", "") or ""))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:8]
+    paths = report.save(Path(output_path) / model_dir / f"dream1k_autodq_{stamp}_{run_id}")
+    logger.warning("dream1k: AutoDQ results, per-clip judgments and plot written to %s", paths["results"].parent)
+    return {name: str(path) for name, path in paths.items()}
