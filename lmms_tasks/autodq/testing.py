@@ -22,7 +22,7 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
   ``Entailment`` capitalised), which the released normalisation must accept.
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
-temperature). Every request first waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is
+temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is
 how a server started in another process (``python -m lmms_tasks.autodq.testing``) is read.
 """
 
@@ -108,6 +108,8 @@ class LocalJudgeServer:
         self.models = models
         self.requests: list[dict] = []
         self._faults: list[dict] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -132,10 +134,15 @@ class LocalJudgeServer:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self.max_in_flight = 0
 
     def stats(self) -> dict:
         with self._lock:
-            return {"calls": len(self.requests), "faults": sum(1 for r in self.requests if r["fault"])}
+            return {
+                "calls": len(self.requests),
+                "faults": sum(1 for request in self.requests if request["fault"]),
+                "max_in_flight": self.max_in_flight,
+            }
 
     def start(self) -> "LocalJudgeServer":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -151,6 +158,15 @@ class LocalJudgeServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _take_fault(self, kind: str, prompt: str, temperature) -> str | None:
         with self._lock:
@@ -196,6 +212,13 @@ def _handler_for(server: LocalJudgeServer):
                 return
             prompt = request["messages"][-1]["content"]
             fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"))
+            server._enter()
+            try:
+                self._answer(request, prompt, fault, body)
+            finally:
+                server._leave()
+
+        def _answer(self, request: dict, prompt: str, fault: str | None, body: bytes):
             time.sleep(server.latency)
             if fault in ("429", "500"):
                 self._send(int(fault), {"error": {"message": f"injected {fault}", "type": "server_error"}}, {"retry-after-ms": "10"})
