@@ -1,0 +1,68 @@
+"""One way to load a Tarsier checkpoint for inference, shared by ``tarsier describe`` and the lmms-eval plugin.
+
+``load_tarsier`` takes an official repo (``omni-research/Tarsier-7b``), a converted native checkpoint or a local
+directory, and picks what a user would: the GPU when there is one, bf16 on GPUs that support it (fp16 otherwise,
+fp32 on CPU), flash-attention 2 when it is installed and the model is on a CUDA device, SDPA otherwise.
+"""
+
+import torch
+from transformers.utils import is_flash_attn_2_available
+
+from .modeling_tarsier import TarsierForConditionalGeneration
+
+__all__ = ["resolve_device", "resolve_dtype", "default_attn_implementation", "load_tarsier"]
+
+_DTYPES = {
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+}
+
+
+def resolve_device(device: str = "auto") -> str:
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str | torch.dtype = "auto", device: str = "cpu") -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}: use auto, {', '.join(sorted(_DTYPES))}")
+    return _DTYPES[dtype]
+
+
+def default_attn_implementation(device: str, dtype: torch.dtype) -> str:
+    """flash-attention 2 where it can run (installed, CUDA, half precision), SDPA everywhere else."""
+    half = dtype in (torch.bfloat16, torch.float16)
+    return "flash_attention_2" if half and device.startswith("cuda") and is_flash_attn_2_available() else "sdpa"
+
+
+def load_tarsier(
+    model_id: str,
+    device: str = "auto",
+    dtype: str | torch.dtype = "auto",
+    attn_implementation: str | None = None,
+    device_map: str | dict | None = None,
+):
+    """Return ``(model, processor)`` in eval mode. ``device_map`` (e.g. ``"auto"`` to shard a 34B model over several
+    GPUs) takes precedence over ``device``."""
+    from .processing_tarsier import TarsierProcessor
+
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    attn_implementation = attn_implementation or default_attn_implementation(device, torch_dtype)
+    model = TarsierForConditionalGeneration.from_pretrained(
+        model_id, dtype=torch_dtype, attn_implementation=attn_implementation, device_map=device_map or device
+    )
+    processor = TarsierProcessor.from_pretrained(model_id)
+    return model.eval(), processor
