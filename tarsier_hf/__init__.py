@@ -15,3 +15,7 @@ __all__ = ["TarsierConfig", "TarsierModel", "TarsierForConditionalGeneration"]
 AutoConfig.register("tarsier", TarsierConfig, exist_ok=True)
 AutoModel.register(TarsierConfig, TarsierModel, exist_ok=True)
 AutoModelForImageTextToText.register(TarsierConfig, TarsierForConditionalGeneration, exist_ok=True)
+
+from transformers import AutoProcessor  # noqa: E402  (issue 3: TarsierProcessor registration)
+from .processing_tarsier import TarsierProcessor  # noqa: E402
+AutoProcessor.register(TarsierConfig, TarsierProcessor, exist_ok=True)
