@@ -102,7 +102,8 @@ def _format(value) -> str:
     return "   -  " if value is None else f"{value:6.3f}"
 
 
-def print_summary(results: dict, paths: dict[str, Path], stream=sys.stdout) -> None:
+def print_summary(results: dict, paths: dict[str, Path], stream=None) -> None:
+    stream = stream or sys.stdout
     protocol = results["protocol"]
     print(f"AutoDQ on DREAM-1K, judge {protocol['judge_model']} (prompt {protocol['prompt_hash'][:12]})", file=stream)
     print(f"{'source':<28}{'n':>6}{'failed':>8}{'F1':>8}{'recall':>8}{'precision':>10}", file=stream)
