@@ -25,7 +25,9 @@ TARGET_RATIO = 1.5
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "lmms_tasks.autodq.testing", "--latency", str(latency)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "lmms_tasks.autodq.testing", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return process, process.stdout.readline().strip()
 
@@ -38,11 +40,18 @@ def server_calls(base_url: str) -> int:
 def predictions_for(annotations: dict[str, dict], clips: int) -> dict[str, str]:
     """One distinct description per clip: some of its reference events plus one invented sentence."""
     chosen = list(annotations)[:clips]
-    return {idx: " ".join(annotations[idx]["events"][: int(idx) % 6]) + f" Person {idx} waves at the camera." for idx in chosen}
+    return {
+        idx: " ".join(annotations[idx]["events"][: int(idx) % 6]) + f" Person {idx} waves at the camera."
+        for idx in chosen
+    }
 
 
-def timed_score(base_url: str, concurrency: int, cache_dir: Path, predictions: dict, annotations: dict) -> tuple[float, int, dict]:
-    scorer = AutoDQScorer(JudgeConfig(base_url=base_url, concurrency=concurrency), cache_dir=cache_dir, show_progress=False)
+def timed_score(
+    base_url: str, concurrency: int, cache_dir: Path, predictions: dict, annotations: dict
+) -> tuple[float, int, dict]:
+    scorer = AutoDQScorer(
+        JudgeConfig(base_url=base_url, concurrency=concurrency), cache_dir=cache_dir, show_progress=False
+    )
     calls_before = server_calls(base_url)
     start = time.perf_counter()
     report = scorer.score(predictions, annotations)
@@ -62,20 +71,28 @@ def main() -> int:
     server, base_url = start_server(args.latency)
     met = True
     try:
-        print(f"AutoDQ benchmark: {len(predictions)} clips, judge latency {args.latency * 1000:.0f} ms, server {base_url}")
+        print(
+            f"AutoDQ benchmark: {len(predictions)} clips, judge latency {args.latency * 1000:.0f} ms, server {base_url}"
+        )
         for concurrency in args.concurrency:
             with tempfile.TemporaryDirectory() as cache_dir:
                 wall, calls, results = timed_score(base_url, concurrency, Path(cache_dir), predictions, annotations)
                 ideal = calls * args.latency / concurrency
-                cached_wall, cached_calls, cached_results = timed_score(base_url, concurrency, Path(cache_dir), predictions, annotations)
+                cached_wall, cached_calls, cached_results = timed_score(
+                    base_url, concurrency, Path(cache_dir), predictions, annotations
+                )
             ratio = wall / ideal
             same = all(cached_results[key] == results[key] for key in ("overall", "per_source", "buckets", "f1_ci95"))
             met &= ratio <= TARGET_RATIO and cached_calls == 0 and same and results["n_failed"] == 0
-            print(f"concurrency {concurrency:>3}: {calls} calls in {wall:.2f} s; ideal {ideal:.2f} s "
-                  f"(calls x latency / concurrency); ratio {ratio:.2f}x (target <= {TARGET_RATIO}x); "
-                  f"{results['n_scored']} scored, {results['n_failed']} failed")
-            print(f"  cached re-run: {cached_calls} calls in {cached_wall:.2f} s "
-                  f"({wall / cached_wall:.0f}x faster); numbers identical: {same}")
+            print(
+                f"concurrency {concurrency:>3}: {calls} calls in {wall:.2f} s; ideal {ideal:.2f} s "
+                f"(calls x latency / concurrency); ratio {ratio:.2f}x (target <= {TARGET_RATIO}x); "
+                f"{results['n_scored']} scored, {results['n_failed']} failed"
+            )
+            print(
+                f"  cached re-run: {cached_calls} calls in {cached_wall:.2f} s "
+                f"({wall / cached_wall:.0f}x faster); numbers identical: {same}"
+            )
     finally:
         server.terminate()
         server.wait()

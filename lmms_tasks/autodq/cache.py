@@ -70,13 +70,16 @@ class JudgeCache:
             self.path = Path(directory).expanduser() / CACHE_FILE_NAME
             self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(self.path)
-        # Autocommit (isolation_level=None): each INSERT is its own durable transaction.
-        # The connection is used by one thread at a time: the event loop's, which may not be the creating thread.
-        self._connection = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
-        if self.path is not None:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(_SCHEMA)
+        try:
+            # Autocommit (isolation_level=None): each INSERT is its own durable transaction.
+            # The connection is used by one thread at a time: the event loop's, which may not be the creating thread.
+            self._connection = sqlite3.connect(target, timeout=60, isolation_level=None, check_same_thread=False)
+            if self.path is not None:
+                self._connection.execute("PRAGMA journal_mode=WAL")
+                self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            raise OSError(f"cannot open the AutoDQ judge cache {target}: {error}") from error
 
     def get(self, key: str) -> str | None:
         row = self._connection.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()

@@ -75,23 +75,53 @@ def _protocol_entry(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tarsier-autodq", description="AutoDQ (DREAM-1K) scoring with an LLM judge.")
     commands = parser.add_subparsers(dest="command", required=True)
-    score = commands.add_parser("score", help="score a JSONL file of predictions", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    score = commands.add_parser(
+        "score",
+        help="score a JSONL file of predictions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     score.add_argument("predictions", type=Path, help="JSONL with a clip id and a description per line")
-    score.add_argument("--annotations", type=Path, default=None, help=f"DREAM-1K annotations (default: ${ANNOTATIONS_ENV})")
-    score.add_argument("--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)")
-    score.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)")
+    score.add_argument(
+        "--annotations", type=Path, default=None, help=f"DREAM-1K annotations (default: ${ANNOTATIONS_ENV})"
+    )
+    score.add_argument(
+        "--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)"
+    )
+    score.add_argument(
+        "--base-url",
+        default=None,
+        help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)",
+    )
     score.add_argument("--concurrency", type=int, default=None, help="judge requests in flight (default: 16)")
     score.add_argument("--timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
-    score.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)")
+    score.add_argument(
+        "--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)"
+    )
     score.add_argument("--max-reasks", type=int, default=9, help="re-asks after an invalid reply (default: 9)")
-    score.add_argument("--cache-dir", type=Path, default=None, help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)")
+    score.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
+    )
     score.add_argument("--no-cache", action="store_true", help="keep judge replies in memory only")
-    score.add_argument("--output-dir", type=Path, default=None, help="where to write results (default: PREDICTIONS_autodq/ next to the file)")
+    score.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where to write results (default: PREDICTIONS_autodq/ next to the file)",
+    )
     score.add_argument("--id-field", default=None, help="name of the clip id field")
     score.add_argument("--text-field", default=None, help="name of the description field")
-    score.add_argument("--protocol", type=_protocol_entry, action="append", default=[], metavar="KEY=VALUE",
-                       help="add to the protocol record, e.g. frames=8 sampling=greedy (repeatable)")
+    score.add_argument(
+        "--protocol",
+        type=_protocol_entry,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="add to the protocol record, e.g. frames=8 sampling=greedy (repeatable)",
+    )
     score.add_argument("--bootstrap-resamples", type=int, default=1000)
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,17 +140,28 @@ def print_summary(results: dict, paths: dict[str, Path], stream=None) -> None:
     rows = [(source, scores, scores["n_failed"]) for source, scores in results["per_source"].items()]
     rows.append(("OVERALL", results["overall"], results["n_failed"]))
     for name, scores, failed in rows:
-        print(f"{name:<28}{scores['n']:>6}{failed:>8}  {_format(scores['f1'])}  {_format(scores['recall'])}  {_format(scores['precision'])}", file=stream)
+        print(
+            f"{name:<28}{scores['n']:>6}{failed:>8}  {_format(scores['f1'])}  {_format(scores['recall'])}  {_format(scores['precision'])}",
+            file=stream,
+        )
     if results["f1_ci95"]:
         low, high = results["f1_ci95"]
         print(f"overall F1 95% bootstrap CI: [{low:.3f}, {high:.3f}]", file=stream)
     for kind, buckets in results["buckets"].items():
-        cells = ", ".join(f"{label}: {_format(scores['f1']).strip()} (n={scores['n']})" for label, scores in buckets.items())
+        cells = ", ".join(
+            f"{label}: {_format(scores['f1']).strip()} (n={scores['n']})" for label, scores in buckets.items()
+        )
         print(f"F1 by {kind}: {cells}", file=stream)
     stats = results["judge_stats"]
-    print(f"judge: {stats['requests']} requests, {stats['cache_hits']} cached replies, {stats['invalid_replies']} invalid replies re-asked", file=stream)
+    print(
+        f"judge: {stats['requests']} requests, {stats['cache_hits']} cached replies, {stats['invalid_replies']} invalid replies re-asked",
+        file=stream,
+    )
     if results["n_failed"]:
-        print(f"WARNING: {results['n_failed']} clips FAILED and are EXCLUDED: {', '.join(results['failed_ids'])}", file=stream)
+        print(
+            f"WARNING: {results['n_failed']} clips FAILED and are EXCLUDED: {', '.join(results['failed_ids'])}",
+            file=stream,
+        )
     for name, path in paths.items():
         print(f"{name}: {path}", file=stream)
 
@@ -128,10 +169,22 @@ def print_summary(results: dict, paths: dict[str, Path], stream=None) -> None:
 def score_command(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions, args.id_field, args.text_field)
     annotations = load_dream1k_annotations(args.annotations)
-    judge = JudgeConfig(model=args.judge_model, base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
-                        max_retries=args.max_retries, max_reasks=args.max_reasks)
-    scorer = AutoDQScorer(judge=judge, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                          bootstrap_resamples=args.bootstrap_resamples, seed=args.seed, show_progress=not args.quiet)
+    judge = JudgeConfig(
+        model=args.judge_model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        max_reasks=args.max_reasks,
+    )
+    scorer = AutoDQScorer(
+        judge=judge,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        bootstrap_resamples=args.bootstrap_resamples,
+        seed=args.seed,
+        show_progress=not args.quiet,
+    )
     protocol = {"predictions_file": str(args.predictions.resolve()), **dict(args.protocol)}
     report = scorer.score(predictions, annotations, protocol=protocol)
     output_dir = args.output_dir or args.predictions.with_name(args.predictions.stem + "_autodq")

@@ -151,7 +151,9 @@ class Judge:
     async def judge_entailment(self, description: str, events: list[str]) -> list[dict]:
         """One judged item per event: ``{"event": ..., "relationship": label, "reason": ...}`` (label normalised)."""
         return await self._ask(
-            "judge_entailment", render_judgement(description, events), lambda reply: parse_judgement_reply(reply, len(events))
+            "judge_entailment",
+            render_judgement(description, events),
+            lambda reply: parse_judgement_reply(reply, len(events)),
         )
 
     async def aclose(self) -> None:
@@ -163,7 +165,13 @@ class Judge:
         last_error = None
         for attempt in range(self.config.max_reasks + 1):
             temperature = self.config.temperature if attempt == 0 else self.config.reask_temperature
-            key = reply_key(model=self.config.model, prompt_hash=PROMPT_HASH, temperature=temperature, prompt=prompt, attempt=attempt)
+            key = reply_key(
+                model=self.config.model,
+                prompt_hash=PROMPT_HASH,
+                temperature=temperature,
+                prompt=prompt,
+                attempt=attempt,
+            )
             reply = await self._reply(key, kind, prompt, temperature)
             try:
                 return parse(reply)
@@ -246,6 +254,9 @@ class Judge:
                     "TARSIER_JUDGE_BASE_URL / --base-url at an OpenAI-compatible server (vLLM, SGLang) that needs none"
                 )
             self._client = openai.AsyncOpenAI(
-                api_key=api_key, base_url=self.config.base_url, timeout=self.config.timeout, max_retries=self.config.max_retries
+                api_key=api_key,
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                max_retries=self.config.max_retries,
             )
         return self._client

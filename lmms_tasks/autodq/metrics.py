@@ -36,7 +36,12 @@ BUCKETS: dict[str, tuple[str, tuple[tuple[str, Callable[[int], bool]], ...]]] = 
     ),
     "events": (
         "n_events",
-        (("<=3", lambda n: n <= 3), ("in [4, 5]", lambda n: n in (4, 5)), ("in [6, 7]", lambda n: n in (6, 7)), (">=8", lambda n: n >= 8)),
+        (
+            ("<=3", lambda n: n <= 3),
+            ("in [4, 5]", lambda n: n in (4, 5)),
+            ("in [6, 7]", lambda n: n in (6, 7)),
+            (">=8", lambda n: n >= 8),
+        ),
     ),
 }
 
@@ -85,7 +90,9 @@ def bucket_scores(clips: Sequence[dict]) -> dict[str, dict[str, dict]]:
     return buckets
 
 
-def bootstrap_f1_ci(clips: Sequence[dict], *, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> list[float] | None:
+def bootstrap_f1_ci(
+    clips: Sequence[dict], *, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> list[float] | None:
     """Percentile bootstrap interval of the overall F1, resampling clips within each source."""
     if not clips:
         return None
@@ -122,5 +129,9 @@ def summarize(scored: Sequence[dict], failed: Sequence[dict] = (), *, n_resample
         "per_source": per_source,
         "buckets": bucket_scores(scored),
         "f1_ci95": bootstrap_f1_ci(scored, n_resamples=n_resamples, seed=seed),
-        "bootstrap": {"n_resamples": n_resamples, "seed": seed, "method": "percentile, clips resampled within each source"},
+        "bootstrap": {
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "method": "percentile, clips resampled within each source",
+        },
     }

@@ -26,8 +26,14 @@ import re
 LABELS = ("entailment", "neutral", "contradiction")
 
 _TRAILING_COMMAS = (
-    (",\n}", "\n}"), (", \n}", "\n}"), (", }", "}"), (",}", "}"),
-    (",\n]", "\n]"), (", \n]", "\n]"), (", ]", "]"), (",]", "]"),
+    (",\n}", "\n}"),
+    (", \n}", "\n}"),
+    (", }", "}"),
+    (",}", "}"),
+    (",\n]", "\n]"),
+    (", \n]", "\n]"),
+    (", ]", "]"),
+    (",]", "]"),
 )
 
 
@@ -48,7 +54,9 @@ def parse_extraction_reply(reply: str) -> list[str]:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-        raise InvalidReply(f"extraction reply is not a Python literal ({type(error).__name__}): {reply[:200]!r}") from None
+        raise InvalidReply(
+            f"extraction reply is not a Python literal ({type(error).__name__}): {reply[:200]!r}"
+        ) from None
     if not isinstance(value, dict) or "events" not in value:
         raise InvalidReply(f"extraction reply is not a dict with key 'events': {reply[:200]!r}")
     events = value["events"]
@@ -96,6 +104,8 @@ def parse_judgement_reply(reply: str, n_asked: int) -> list[dict]:
         relationship = item.get("relationship") if isinstance(item, dict) else None
         label = relationship.strip().lower() if isinstance(relationship, str) else None
         if label not in LABELS:
-            raise InvalidReply(f"entailment reply has relationship {relationship!r}, not one of {LABELS}: {reply[:200]!r}")
+            raise InvalidReply(
+                f"entailment reply has relationship {relationship!r}, not one of {LABELS}: {reply[:200]!r}"
+            )
         normalised.append({**item, "relationship": label})
     return normalised

@@ -29,7 +29,9 @@ def plot_results(results: dict, path: str | Path) -> Path:
         positions = [index + (offset - 1) * width for index in range(len(rows))]
         bars = by_source.bar(positions, [_value(row, metric) for row in rows], width, label=name)
         by_source.bar_label(bars, fmt="%.3f", fontsize=6, padding=1)
-    by_source.set_xticks(range(len(rows)), [f"{label}\n(n={row['n']})" for label, row in zip(labels, rows)], fontsize=8)
+    by_source.set_xticks(
+        range(len(rows)), [f"{label}\n(n={row['n']})" for label, row in zip(labels, rows, strict=True)], fontsize=8
+    )
     by_source.set_ylim(0, 1.05)
     by_source.set_ylabel("score")
     interval = results.get("f1_ci95")
@@ -40,8 +42,15 @@ def plot_results(results: dict, path: str | Path) -> Path:
     buckets = results["buckets"]["events"]
     bucket_labels = list(buckets)
     for metric, name in METRICS:
-        by_events.plot(range(len(bucket_labels)), [_value(buckets[label], metric) for label in bucket_labels], marker="o", label=name)
-    by_events.set_xticks(range(len(bucket_labels)), [f"{label}\n(n={buckets[label]['n']})" for label in bucket_labels], fontsize=8)
+        by_events.plot(
+            range(len(bucket_labels)),
+            [_value(buckets[label], metric) for label in bucket_labels],
+            marker="o",
+            label=name,
+        )
+    by_events.set_xticks(
+        range(len(bucket_labels)), [f"{label}\n(n={buckets[label]['n']})" for label in bucket_labels], fontsize=8
+    )
     by_events.set_xlabel("number of events in the reference")
     by_events.set_ylim(0, 1.05)
     by_events.set_title("AutoDQ vs number of events", fontsize=10)

@@ -11,7 +11,9 @@ from importlib import metadata
 
 from .prompts import PROMPT_FILE_HASHES, PROMPT_HASH
 
-RELEASED_SCORER = "bytedance/tarsier evaluation/metrics/evaluate_dream_gpt.py @ 1b72e57d8dc250dca0fba3744b9c9f9eda61e746"
+RELEASED_SCORER = (
+    "bytedance/tarsier evaluation/metrics/evaluate_dream_gpt.py @ 1b72e57d8dc250dca0fba3744b9c9f9eda61e746"
+)
 _PACKAGES = ("tarsier-hf", "openai", "numpy", "lmms-eval", "transformers", "torch")
 
 

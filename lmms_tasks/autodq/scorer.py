@@ -71,7 +71,11 @@ class ScoreReport:
 
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        paths = {"results": output_dir / RESULTS_FILE, "per_clip": output_dir / PER_CLIP_FILE, "plot": output_dir / PLOT_FILE}
+        paths = {
+            "results": output_dir / RESULTS_FILE,
+            "per_clip": output_dir / PER_CLIP_FILE,
+            "plot": output_dir / PLOT_FILE,
+        }
         paths["results"].write_text(json.dumps(self.results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         with paths["per_clip"].open("w", encoding="utf-8") as stream:
             for record in self.per_clip:
@@ -98,16 +102,22 @@ class AutoDQScorer:
         show_progress: bool = True,
     ):
         self.judge_config = judge if judge is not None else JudgeConfig()
-        self.cache_dir = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) if use_cache else None
+        self.cache_dir = (
+            (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) if use_cache else None
+        )
         self.bootstrap_resamples = bootstrap_resamples
         self.seed = seed
         self.show_progress = show_progress
 
-    def score(self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None) -> ScoreReport:
+    def score(
+        self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None
+    ) -> ScoreReport:
         """Score ``predictions`` (clip id -> description) against ``annotations`` (``load_dream1k_annotations``)."""
         return _run_sync(lambda: self.ascore(predictions, annotations, protocol))
 
-    async def ascore(self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None) -> ScoreReport:
+    async def ascore(
+        self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None
+    ) -> ScoreReport:
         predictions = _checked_predictions(predictions, annotations)
         cache = JudgeCache(self.cache_dir)
         judge = Judge(self.judge_config, cache)
@@ -135,6 +145,7 @@ class AutoDQScorer:
 
     async def _score_all(self, judge: Judge, predictions: dict[str, str], annotations: dict[str, dict]) -> list[dict]:
         progress = tqdm(total=len(predictions), desc="AutoDQ", unit="clip", disable=not self.show_progress)
+
         async def score_and_count(idx: str) -> dict:
             record = await _score_clip(judge, annotations[idx], predictions[idx])
             progress.update(1)
@@ -186,7 +197,9 @@ async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
         events = await judge.extract_events(extraction_caption(prediction))
         record["pred_events"] = events
         judged = await judge.judge_entailment(reference.lower(), events or [prediction.lower().replace("\n", " ")])
-        record.update(precision_judgments=judged, precision_hits=count_entailed(judged), precision=event_score(events, judged))
+        record.update(
+            precision_judgments=judged, precision_hits=count_entailed(judged), precision=event_score(events, judged)
+        )
 
     # Both sides run to the end even when one fails, so that every answered call is in the cache for a re-run.
     outcomes = await asyncio.gather(recall_side(), precision_side(), return_exceptions=True)
@@ -224,11 +237,17 @@ def _warn_about(results: dict) -> None:
         logger.warning(
             "AutoDQ: %d of %d clips FAILED judging and are EXCLUDED from every score (failed ids: %s). "
             "Their errors are in results['failures']; re-running retries only them (answered calls are cached).",
-            results["n_failed"], results["n_predictions"], shown,
+            results["n_failed"],
+            results["n_predictions"],
+            shown,
         )
     unpredicted = results["n_annotations"] - results["n_predictions"]
     if unpredicted:
-        logger.warning("AutoDQ: %d of %d annotated clips have no prediction and are not scored.", unpredicted, results["n_annotations"])
+        logger.warning(
+            "AutoDQ: %d of %d annotated clips have no prediction and are not scored.",
+            unpredicted,
+            results["n_annotations"],
+        )
 
 
 def _run_sync(make_coroutine):

@@ -22,8 +22,9 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
   ``Entailment`` capitalised), which the released normalisation must accept.
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
-temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is
-how a server started in another process (``python -m lmms_tasks.autodq.testing``) is read.
+temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
+``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
+(``python -m lmms_tasks.autodq.testing``) is read.
 """
 
 import argparse
@@ -54,12 +55,12 @@ def prompt_kind(prompt: str) -> str:
 
 
 def extract_events(prompt: str) -> list[str]:
-    caption = prompt[len(_EXTRACTION_HEAD): len(prompt) - len(_EXTRACTION_TAIL)]
+    caption = prompt[len(_EXTRACTION_HEAD) : len(prompt) - len(_EXTRACTION_TAIL)]
     return [sentence.strip() for sentence in caption.split(".") if sentence.strip()]
 
 
 def judge_events(prompt: str) -> list[dict]:
-    body = prompt[len(_JUDGEMENT_HEAD): len(prompt) - len(_JUDGEMENT_TAIL)]
+    body = prompt[len(_JUDGEMENT_HEAD) : len(prompt) - len(_JUDGEMENT_TAIL)]
     description, _, events_text = body.rpartition(_JUDGEMENT_MIDDLE)
     events = ast.literal_eval(events_text)
     judged = []
@@ -93,8 +94,10 @@ def reply_for(prompt: str, fault: str | None) -> str:
         if fault == "bad_label":
             judged = [{**item, "relationship": "maybe"} for item in judged]
         if fault == "fenced":
-            items = ",\n".join(json.dumps({**item, "relationship": item["relationship"].capitalize()}) for item in judged)
-            return "```json\n{\n  \"events\": [\n" + items + ",\n  ]\n}\n```"
+            items = ",\n".join(
+                json.dumps({**item, "relationship": item["relationship"].capitalize()}) for item in judged
+            )
+            return '```json\n{\n  "events": [\n' + items + ",\n  ]\n}\n```"
         return json.dumps({"events": judged}, indent=2)
     return "I only answer AutoDQ prompts."
 
@@ -102,7 +105,13 @@ def reply_for(prompt: str, fault: str | None) -> str:
 class LocalJudgeServer:
     """The server; use as a context manager or call ``start()`` / ``stop()``."""
 
-    def __init__(self, latency: float = 0.0, timeout_delay: float = 3.0, api_key: str | None = None, models: set[str] | None = None):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        timeout_delay: float = 3.0,
+        api_key: str | None = None,
+        models: set[str] | None = None,
+    ):
         self.latency = latency
         self.timeout_delay = timeout_delay
         self.api_key = api_key
@@ -173,16 +182,22 @@ class LocalJudgeServer:
         with self._lock:
             fault = None
             for rule in self._faults:
-                if rule["left"] > 0 and rule["kind"] in (None, kind) and (rule["match"] is None or rule["match"] in prompt):
+                if (
+                    rule["left"] > 0
+                    and rule["kind"] in (None, kind)
+                    and (rule["match"] is None or rule["match"] in prompt)
+                ):
                     rule["left"] -= 1
                     fault = rule["fault"]
                     break
-            self.requests.append({
-                "kind": kind,
-                "prompt_sha": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
-                "fault": fault,
-                "temperature": temperature,
-            })
+            self.requests.append(
+                {
+                    "kind": kind,
+                    "prompt_sha": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+                    "fault": fault,
+                    "temperature": temperature,
+                }
+            )
             return fault
 
 
@@ -211,11 +226,28 @@ def _handler_for(server: LocalJudgeServer):
                 self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 return
             if server.api_key is not None and self.headers.get("Authorization") != f"Bearer {server.api_key}":
-                self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+                self._send(
+                    401,
+                    {
+                        "error": {
+                            "message": "Incorrect API key provided",
+                            "type": "invalid_request_error",
+                            "code": "invalid_api_key",
+                        }
+                    },
+                )
                 return
             request = json.loads(body)
             if server.models is not None and request.get("model") not in server.models:
-                self._send(404, {"error": {"message": f"The model `{request.get('model')}` does not exist.", "type": "NotFoundError"}})
+                self._send(
+                    404,
+                    {
+                        "error": {
+                            "message": f"The model `{request.get('model')}` does not exist.",
+                            "type": "NotFoundError",
+                        }
+                    },
+                )
                 return
             prompt = request["messages"][-1]["content"]
             fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"))
@@ -228,7 +260,11 @@ def _handler_for(server: LocalJudgeServer):
         def _answer(self, request: dict, prompt: str, fault: str | None, body: bytes):
             time.sleep(server.latency)
             if fault in ("429", "500"):
-                self._send(int(fault), {"error": {"message": f"injected {fault}", "type": "server_error"}}, {"retry-after-ms": "10"})
+                self._send(
+                    int(fault),
+                    {"error": {"message": f"injected {fault}", "type": "server_error"}},
+                    {"retry-after-ms": "10"},
+                )
                 return
             if fault == "timeout":
                 time.sleep(server.timeout_delay)
@@ -237,8 +273,19 @@ def _handler_for(server: LocalJudgeServer):
                 "object": "chat.completion",
                 "created": 0,
                 "model": request.get("model", ""),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply_for(prompt, fault)}, "finish_reason": "stop", "logprobs": None}],
-                "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 1, "total_tokens": len(prompt.split()) + 1},
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply_for(prompt, fault)},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": 1,
+                    "total_tokens": len(prompt.split()) + 1,
+                },
             }
             self._send(200, completion)
 

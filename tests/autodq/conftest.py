@@ -32,8 +32,15 @@ def judge_server():
 @pytest.fixture
 def make_scorer(judge_server, tmp_path, monkeypatch):
     """``make_scorer(**judge_overrides)``: an ``AutoDQScorer`` asking ``judge_server``, caching under ``tmp_path``."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TARSIER_JUDGE_MODEL", "TARSIER_JUDGE_BASE_URL",
-                 "TARSIER_JUDGE_API_KEY", "TARSIER_JUDGE_CONCURRENCY", "TARSIER_AUTODQ_CACHE"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "TARSIER_JUDGE_MODEL",
+        "TARSIER_JUDGE_BASE_URL",
+        "TARSIER_JUDGE_API_KEY",
+        "TARSIER_JUDGE_CONCURRENCY",
+        "TARSIER_AUTODQ_CACHE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     def make(cache_dir=None, bootstrap_resamples=200, **judge_overrides):

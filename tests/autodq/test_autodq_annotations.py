@@ -21,15 +21,35 @@ def test_real_annotations(annotations):
 
 def test_hub_metadata_layout_with_string_fields(tmp_path):
     path = tmp_path / "metadata.json"
-    path.write_text(json.dumps([
-        {"idx": "7", "video_file": "video/7.mp4", "source": "DREAM/youtube", "duration": "8.0",
-         "description": "A man waves.", "events": "[\"A man waves.\"]", "n_subjects": "1", "n_shots": "1", "n_events": "1"},
-        {"idx": "8", "video_file": "video/8.mp4", "source": "DREAM/youtube", "description": "Nothing moves."},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "idx": "7",
+                    "video_file": "video/7.mp4",
+                    "source": "DREAM/youtube",
+                    "duration": "8.0",
+                    "description": "A man waves.",
+                    "events": '["A man waves."]',
+                    "n_subjects": "1",
+                    "n_shots": "1",
+                    "n_events": "1",
+                },
+                {"idx": "8", "video_file": "video/8.mp4", "source": "DREAM/youtube", "description": "Nothing moves."},
+            ]
+        )
+    )
     annotations = load_dream1k_annotations(path)
     assert annotations["7"] == {
-        "idx": "7", "source": "DREAM/youtube", "reference": "A man waves.", "events": ["A man waves."],
-        "n_subjects": 1, "n_shots": 1, "n_events": 1, "duration": 8.0, "video_file": "video/7.mp4",
+        "idx": "7",
+        "source": "DREAM/youtube",
+        "reference": "A man waves.",
+        "events": ["A man waves."],
+        "n_subjects": 1,
+        "n_shots": 1,
+        "n_events": 1,
+        "duration": 8.0,
+        "video_file": "video/7.mp4",
     }
     # no events: kept as None so that the scorer extracts them from the reference
     assert annotations["8"]["events"] is None and annotations["8"]["n_events"] is None
@@ -47,10 +67,16 @@ def test_path_from_the_environment(monkeypatch, dream1k_path):
     "lines, problem",
     [
         (['{"idx": 1, "source": "s", "description": "d"}', "{not json"], r":2: not valid JSON"),
-        (['{"idx": 1, "source": "s", "description": "d"}', '{"idx": 1, "source": "s", "description": "e"}'], r":2: duplicate clip id '1'"),
+        (
+            ['{"idx": 1, "source": "s", "description": "d"}', '{"idx": 1, "source": "s", "description": "e"}'],
+            r":2: duplicate clip id '1'",
+        ),
         (['{"idx": 1, "description": "d"}'], r":1: no source"),
         (['{"idx": 1, "source": "s"}'], r":1: no reference description"),
-        (['{"idx": 1, "source": "s", "description": "d", "events": [1, 2]}'], r":1: 'events' must be a list of strings"),
+        (
+            ['{"idx": 1, "source": "s", "description": "d", "events": [1, 2]}'],
+            r":1: 'events' must be a list of strings",
+        ),
         (['{"idx": 1, "source": "s", "description": "d", "n_events": "many"}'], r":1: n_events='many' is not a number"),
         (['{"idx": 1, "dataset": "s", "messages": [{"role": "user", "content": []}]}'], r":1: no assistant message"),
     ],

@@ -27,18 +27,38 @@ def some_predictions(annotations, count: int) -> dict[str, str]:
 
 
 def cli_arguments(predictions_path, dream1k_path, server, tmp_path, *extra):
-    return ["score", str(predictions_path), "--annotations", str(dream1k_path), "--base-url", server.base_url,
-            "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "out"), "--quiet", *extra]
+    return [
+        "score",
+        str(predictions_path),
+        "--annotations",
+        str(dream1k_path),
+        "--base-url",
+        server.base_url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_cli_scores_and_writes_everything(tmp_path, dream1k_path, annotations, judge_server, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     predictions = some_predictions(annotations, 6)
-    path = write_jsonl(tmp_path / "preds.jsonl", [{"idx": int(idx), "prediction": text} for idx, text in predictions.items()])
-    code = main(cli_arguments(path, dream1k_path, judge_server, tmp_path, "--protocol", "frames=8", "--protocol", "sampling=greedy"))
+    path = write_jsonl(
+        tmp_path / "preds.jsonl", [{"idx": int(idx), "prediction": text} for idx, text in predictions.items()]
+    )
+    code = main(
+        cli_arguments(
+            path, dream1k_path, judge_server, tmp_path, "--protocol", "frames=8", "--protocol", "sampling=greedy"
+        )
+    )
     assert code == 0
     results = json.loads((tmp_path / "out" / "autodq_results.json").read_text())
-    assert results["n_scored"] == 6 and results["protocol"]["frames"] == 8 and results["protocol"]["sampling"] == "greedy"
+    assert (
+        results["n_scored"] == 6 and results["protocol"]["frames"] == 8 and results["protocol"]["sampling"] == "greedy"
+    )
     assert results["protocol"]["predictions_file"] == str(path.resolve())
     assert len((tmp_path / "out" / "autodq_per_clip.jsonl").read_text().splitlines()) == 6
     assert (tmp_path / "out" / "autodq.png").read_bytes()[:4] == b"\x89PNG"
@@ -47,7 +67,9 @@ def test_cli_scores_and_writes_everything(tmp_path, dream1k_path, annotations, j
 
 
 def test_cli_exit_status_says_when_clips_failed(tmp_path, dream1k_path, annotations, judge_server, capsys):
-    path = write_jsonl(tmp_path / "preds.jsonl", [{"id": "1", "text": "A cat sleeps."}, {"id": "2", "text": "A dog runs."}])
+    path = write_jsonl(
+        tmp_path / "preds.jsonl", [{"id": "1", "text": "A cat sleeps."}, {"id": "2", "text": "A dog runs."}]
+    )
     judge_server.inject("malformed", times=2, kind="extract_events", match="a cat sleeps")
     assert main(cli_arguments(path, dream1k_path, judge_server, tmp_path, "--max-reasks", "1")) == 3
     assert "WARNING: 1 clips FAILED and are EXCLUDED: 1" in capsys.readouterr().out
@@ -62,7 +84,16 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, dream1k_path, judge_server, ca
 
 
 def test_prediction_files_in_several_layouts(tmp_path):
-    tarsier = write_jsonl(tmp_path / "tarsier.jsonl", [{"idx": 3, "dataset": "DREAM/movie_animation", "text": {"prompt": "p", "response": "ref", "prediction": "pred"}}])
+    tarsier = write_jsonl(
+        tmp_path / "tarsier.jsonl",
+        [
+            {
+                "idx": 3,
+                "dataset": "DREAM/movie_animation",
+                "text": {"prompt": "p", "response": "ref", "prediction": "pred"},
+            }
+        ],
+    )
     assert read_predictions(tarsier) == {"3": "pred"}
     custom = write_jsonl(tmp_path / "custom.jsonl", [{"doc_id": 4, "answer": "x"}])
     assert read_predictions(custom, id_field="doc_id", text_field="answer") == {"4": "x"}
@@ -77,18 +108,27 @@ def test_killed_mid_run_then_resumed_gives_the_same_numbers_without_repeating_fi
     judge_server.latency = 0.05
     concurrency = 4
     predictions = some_predictions(annotations, 40)
-    path = write_jsonl(tmp_path / "preds.jsonl", [{"idx": idx, "prediction": text} for idx, text in predictions.items()])
+    path = write_jsonl(
+        tmp_path / "preds.jsonl", [{"idx": idx, "prediction": text} for idx, text in predictions.items()]
+    )
 
     # The uninterrupted reference run, in process, with a cache of its own.
-    reference = AutoDQScorer(JudgeConfig(base_url=judge_server.base_url, concurrency=concurrency), cache_dir=tmp_path / "ref-cache",
-                             show_progress=False).score(predictions, annotations, protocol={"predictions_file": str(path.resolve())})
+    reference = AutoDQScorer(
+        JudgeConfig(base_url=judge_server.base_url, concurrency=concurrency),
+        cache_dir=tmp_path / "ref-cache",
+        show_progress=False,
+    ).score(predictions, annotations, protocol={"predictions_file": str(path.resolve())})
     uninterrupted_calls = judge_server.calls
     assert uninterrupted_calls == 3 * len(predictions)
     judge_server.reset()
 
     env = {name: value for name, value in os.environ.items() if not name.startswith(("OPENAI_", "TARSIER_"))}
-    command = [sys.executable, "-m", "lmms_tasks.autodq.cli", *cli_arguments(path, dream1k_path, judge_server, tmp_path,
-                                                                             "--concurrency", str(concurrency))]
+    command = [
+        sys.executable,
+        "-m",
+        "lmms_tasks.autodq.cli",
+        *cli_arguments(path, dream1k_path, judge_server, tmp_path, "--concurrency", str(concurrency)),
+    ]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while judge_server.calls < uninterrupted_calls // 2 and time.monotonic() < deadline and process.poll() is None:

@@ -29,7 +29,11 @@ def test_plain_run_makes_three_calls_at_temperature_zero(make_scorer, annotation
     assert_clip_1_scores(report)
     assert judge_server.calls == CALLS_PER_CLIP
     assert {request["temperature"] for request in judge_server.requests} == {0.0}
-    assert sorted(request["kind"] for request in judge_server.requests) == ["extract_events", "judge_entailment", "judge_entailment"]
+    assert sorted(request["kind"] for request in judge_server.requests) == [
+        "extract_events",
+        "judge_entailment",
+        "judge_entailment",
+    ]
     assert report.results["judge_stats"]["requests"] == CALLS_PER_CLIP
 
 
@@ -53,7 +57,9 @@ def test_timeouts_are_retried(make_scorer, annotations, judge_server):
 
 def test_invalid_replies_are_asked_again_at_the_reask_temperature(make_scorer, annotations, judge_server):
     judge_server.inject("malformed", times=1, kind="extract_events")
-    judge_server.inject("wrong_count", times=1, kind="judge_entailment", match="Video Description:\na character emerges")
+    judge_server.inject(
+        "wrong_count", times=1, kind="judge_entailment", match="Video Description:\na character emerges"
+    )
     judge_server.inject("bad_label", times=1, kind="judge_entailment", match="Video Description:\na character emerges")
     report = one_clip(make_scorer, annotations)
     assert_clip_1_scores(report)
@@ -71,7 +77,9 @@ def test_fenced_replies_pass_the_released_normalisation_without_reasking(make_sc
     assert [request["fault"] for request in judge_server.requests] == ["fenced"] * 3
 
 
-def test_a_clip_that_never_gets_a_valid_reply_fails_loudly_and_is_excluded(make_scorer, annotations, judge_server, caplog):
+def test_a_clip_that_never_gets_a_valid_reply_fails_loudly_and_is_excluded(
+    make_scorer, annotations, judge_server, caplog
+):
     judge_server.inject("wrong_count", times=3, kind="judge_entailment", match="Video Description:\na cat sleeps.")
     with caplog.at_level(logging.WARNING):
         report = make_scorer(max_reasks=2).score({"1": CLIP_1, "2": "A cat sleeps."}, annotations)
@@ -161,11 +169,22 @@ def test_scoring_from_inside_a_running_event_loop(make_scorer, annotations):
 
 
 def test_configuration_from_the_environment(monkeypatch):
-    for name in ("TARSIER_JUDGE_MODEL", "TARSIER_JUDGE_BASE_URL", "OPENAI_BASE_URL", "TARSIER_JUDGE_API_KEY",
-                 "OPENAI_API_KEY", "TARSIER_JUDGE_CONCURRENCY"):
+    for name in (
+        "TARSIER_JUDGE_MODEL",
+        "TARSIER_JUDGE_BASE_URL",
+        "OPENAI_BASE_URL",
+        "TARSIER_JUDGE_API_KEY",
+        "OPENAI_API_KEY",
+        "TARSIER_JUDGE_CONCURRENCY",
+    ):
         monkeypatch.delenv(name, raising=False)
     default = JudgeConfig()
-    assert (default.model, default.base_url, default.api_key, default.concurrency) == ("gpt-3.5-turbo-0125", None, None, 16)
+    assert (default.model, default.base_url, default.api_key, default.concurrency) == (
+        "gpt-3.5-turbo-0125",
+        None,
+        None,
+        16,
+    )
     monkeypatch.setenv("TARSIER_JUDGE_MODEL", "Qwen/Qwen2.5-72B-Instruct")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://openai-base:8000/v1")
     monkeypatch.setenv("TARSIER_JUDGE_BASE_URL", "http://user:pw@vllm-host:8000/v1")
@@ -174,7 +193,11 @@ def test_configuration_from_the_environment(monkeypatch):
     monkeypatch.setenv("TARSIER_JUDGE_CONCURRENCY", "64")
     config = JudgeConfig()
     assert (config.model, config.base_url, config.api_key, config.concurrency) == (
-        "Qwen/Qwen2.5-72B-Instruct", "http://user:pw@vllm-host:8000/v1", "sk-judge", 64)
+        "Qwen/Qwen2.5-72B-Instruct",
+        "http://user:pw@vllm-host:8000/v1",
+        "sk-judge",
+        64,
+    )
     assert JudgeConfig(model="gpt-4o", concurrency=2).model == "gpt-4o"
     described = config.describe()
     assert described["judge_base_url"] == "http://vllm-host:8000/v1"  # no credentials in results

@@ -81,14 +81,22 @@ def test_a_source_with_only_failed_clips_is_listed_without_numbers(annotations):
     clips = clips_with(annotations, lambda annotation: (1.0, 0.5))
     failed = [clip for clip in clips if clip["source"] == "DREAM/videvo"]
     results = summarize([clip for clip in clips if clip not in failed], failed, n_resamples=50)
-    assert results["per_source"]["DREAM/videvo"] == {"f1": None, "precision": None, "recall": None, "n": 0, "n_failed": 200}
+    assert results["per_source"]["DREAM/videvo"] == {
+        "f1": None,
+        "precision": None,
+        "recall": None,
+        "n": 0,
+        "n_failed": 200,
+    }
     assert results["overall"]["recall"] == pytest.approx(1.0)
     assert results["overall"]["precision"] == pytest.approx(0.5)
     assert results["overall"]["n"] == 800
 
 
 def test_buckets_follow_the_released_boundaries(annotations):
-    results = summarize(clips_with(annotations, lambda a: (1.0, 1.0) if a["n_events"] >= 8 else (0.0, 0.0)), n_resamples=50)
+    results = summarize(
+        clips_with(annotations, lambda a: (1.0, 1.0) if a["n_events"] >= 8 else (0.0, 0.0)), n_resamples=50
+    )
     events = results["buckets"]["events"]
     assert list(events) == ["<=3", "in [4, 5]", "in [6, 7]", ">=8"]
     # counts in DREAM-1K: n_events 0:4 1:5 2:31 3:74 | 4:127 5:160 | 6:143 7:121 | 8:135 9:84 10:116

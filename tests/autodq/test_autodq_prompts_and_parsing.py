@@ -4,7 +4,12 @@ from importlib import resources
 
 import pytest
 
-from lmms_tasks.autodq.parsing import InvalidReply, normalise_judgement_reply, parse_extraction_reply, parse_judgement_reply
+from lmms_tasks.autodq.parsing import (
+    InvalidReply,
+    normalise_judgement_reply,
+    parse_extraction_reply,
+    parse_judgement_reply,
+)
 from lmms_tasks.autodq.prompts import PROMPT_FILE_HASHES, PROMPT_HASH, render_extraction, render_judgement
 
 # Pinned: editing a prompt file changes the benchmark, and must be a deliberate change of these hashes.
@@ -18,17 +23,30 @@ def test_prompt_hash_is_pinned():
 
 def test_extraction_prompt_is_the_released_text_with_its_quirks():
     prompt = render_extraction("a man opens a door. he walks in.")
-    assert prompt.startswith("Bellow is a description of a video clip:\nVideo Description: a man opens a door. he walks in.\n\n")
+    assert prompt.startswith(
+        "Bellow is a description of a video clip:\nVideo Description: a man opens a door. he walks in.\n\n"
+    )
     # The released string concatenation puts the colon after the newline: kept as released.
-    assert "paragraph. Requirements\n:- An event must include an action, motion or movement (NOT STATIC INFORMATION)." in prompt
-    assert "- Scene cuts and camera motions are NOT events.\n- Substitute pronouns by the nouns they refer to.\n\n" in prompt
+    assert (
+        "paragraph. Requirements\n:- An event must include an action, motion or movement (NOT STATIC INFORMATION)."
+        in prompt
+    )
+    assert (
+        "- Scene cuts and camera motions are NOT events.\n- Substitute pronouns by the nouns they refer to.\n\n"
+        in prompt
+    )
     assert prompt.endswith('For example, your response should look like this: {"events": [event1, event2, ...]}')
 
 
 def test_judgement_prompt_puts_events_as_a_python_list():
     prompt = render_judgement("a man walks.", ["A man walks.", "the dog's tail wags"])
-    assert prompt.startswith("Given a video description and a list of events. For each event, classify the relationship")
-    assert "\n\nVideo Description:\na man walks.\n\nEvents: ['A man walks.', \"the dog's tail wags\"]\nOutput a JSON formed as:\n{\n" in prompt
+    assert prompt.startswith(
+        "Given a video description and a list of events. For each event, classify the relationship"
+    )
+    assert (
+        "\n\nVideo Description:\na man walks.\n\nEvents: ['A man walks.', \"the dog's tail wags\"]\nOutput a JSON formed as:\n{\n"
+        in prompt
+    )
     assert '"relationship": "put class name here",  "reason"' in prompt  # the released double space
     assert prompt.endswith("DO NOT PROVIDE ANY OTHER OUTPUT TEXT OR EXPLANATION. Only output the JSON. Output:")
 
@@ -63,7 +81,10 @@ def test_extraction_replies_accepted_as_released(reply, events):
     "reply, problem",
     [
         ("Here are the events: a man walks", "not a Python literal"),
-        ('{"events": ["a"], "complete": true}', "not a Python literal"),  # JSON true is not Python: released re-asks too
+        (
+            '{"events": ["a"], "complete": true}',
+            "not a Python literal",
+        ),  # JSON true is not Python: released re-asks too
         ('["a man walks"]', "not a dict with key 'events'"),
         ('{"events": "a man walks"}', "not a list"),
         ('{"events": ["a man walks", 3]}', "non-strings"),
@@ -87,7 +108,9 @@ def test_judgement_normalisation_reproduces_the_released_clean_up():
 
 
 def test_judgement_labels_are_stripped_and_lowercased():
-    reply = '{"events": [{"event": "a", "relationship": " Entailment "}, {"event": "b", "relationship": "CONTRADICTION"}]}'
+    reply = (
+        '{"events": [{"event": "a", "relationship": " Entailment "}, {"event": "b", "relationship": "CONTRADICTION"}]}'
+    )
     judged = parse_judgement_reply(reply, 2)
     assert [item["relationship"] for item in judged] == ["entailment", "contradiction"]
     assert [item["event"] for item in judged] == ["a", "b"]

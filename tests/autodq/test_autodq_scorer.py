@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from lmms_tasks.autodq import PROMPT_HASH, JudgeCache
+from lmms_tasks.autodq import PROMPT_HASH, AutoDQScorer, JudgeCache, JudgeConfig, default_cache_dir
 
 CLIP_1 = "A character emerges from smoke and fire. The character half kneels on the ground. A dog barks."
 
@@ -19,8 +19,18 @@ def test_hand_worked_clip(make_scorer, annotations):
     clip = report.per_clip[0]
     assert clip["ref_events_from"] == "annotation"
     assert clip["ref_events"] == annotations["1"]["events"]
-    assert clip["pred_events"] == ["a character emerges from smoke and fire", "the character half kneels on the ground", "a dog barks"]
-    assert [item["relationship"] for item in clip["recall_judgments"]] == ["entailment", "entailment", "neutral", "neutral", "neutral"]
+    assert clip["pred_events"] == [
+        "a character emerges from smoke and fire",
+        "the character half kneels on the ground",
+        "a dog barks",
+    ]
+    assert [item["relationship"] for item in clip["recall_judgments"]] == [
+        "entailment",
+        "entailment",
+        "neutral",
+        "neutral",
+        "neutral",
+    ]
     assert [item["relationship"] for item in clip["precision_judgments"]] == ["entailment", "neutral", "neutral"]
     assert (clip["recall_hits"], clip["precision_hits"]) == (2, 1)
     assert (clip["recall"], clip["precision"]) == (0.4, 1 / 3)
@@ -34,7 +44,10 @@ def test_reference_events_are_sent_verbatim_and_quotes_are_replaced_only_for_ext
     # lowercased text, which keeps its double quotes: precision 4/5 rather than 5/5.
     reference = annotations["116"]["reference"]
     clip = make_scorer().score({"116": reference}, annotations).per_clip[0]
-    assert clip["pred_events"][0] == "a blonde woman stands at the entrance of a house, holding a green 'for sale' sign in her hand"
+    assert (
+        clip["pred_events"][0]
+        == "a blonde woman stands at the entrance of a house, holding a green 'for sale' sign in her hand"
+    )
     assert [item["relationship"] for item in clip["precision_judgments"]] == ["neutral"] + ["entailment"] * 4
     assert clip["precision"] == 0.8
     # Reference events go into the prompt as annotated (capitalised); 2 of the 10 occur in the text:
@@ -74,7 +87,10 @@ def test_reference_events_are_extracted_only_when_absent(make_scorer, annotation
 
 
 def test_rescoring_from_the_cache_makes_no_call_and_is_bit_identical(make_scorer, annotations, judge_server, tmp_path):
-    predictions = {idx: " ".join(annotations[idx]["events"][: int(idx) % 4]) + f" Person {idx} waves." for idx in list(annotations)[:12]}
+    predictions = {
+        idx: " ".join(annotations[idx]["events"][: int(idx) % 4]) + f" Person {idx} waves."
+        for idx in list(annotations)[:12]
+    }
     predictions.update({"649": "", "804": "Three characters sit."})
     first = make_scorer(cache_dir=tmp_path / "cache").score(predictions, annotations, protocol={"frames": 8})
     calls = judge_server.calls
@@ -83,7 +99,10 @@ def test_rescoring_from_the_cache_makes_no_call_and_is_bit_identical(make_scorer
     second = make_scorer(cache_dir=tmp_path / "cache").score(predictions, annotations, protocol={"frames": 8})
     assert judge_server.calls == calls
     assert second.results["judge_stats"]["requests"] == 0 and second.results["judge_stats"]["cache_hits"] == calls
-    numbers = lambda results: json.dumps({key: value for key, value in results.items() if key != "judge_stats"}, sort_keys=True)
+
+    def numbers(results):
+        return json.dumps({key: value for key, value in results.items() if key != "judge_stats"}, sort_keys=True)
+
     assert numbers(second.results) == numbers(first.results)
     assert second.per_clip == first.per_clip
     # another judge model is another cache entry
@@ -91,11 +110,48 @@ def test_rescoring_from_the_cache_makes_no_call_and_is_bit_identical(make_scorer
     assert judge_server.calls == calls + 3
 
 
+def test_without_cache_nothing_is_written_and_nothing_reused(judge_server, annotations, tmp_path, monkeypatch):
+    monkeypatch.setenv("TARSIER_AUTODQ_CACHE", str(tmp_path / "default-cache"))
+    scorer = AutoDQScorer(JudgeConfig(base_url=judge_server.base_url), use_cache=False, show_progress=False)
+    first = scorer.score({"1": CLIP_1}, annotations)
+    second = scorer.score({"1": CLIP_1}, annotations)
+    assert judge_server.calls == 6 and second.results["overall"] == first.results["overall"]
+    assert first.results["judge_stats"]["cache_dir"] is None
+    assert not (tmp_path / "default-cache").exists()
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("TARSIER_AUTODQ_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert default_cache_dir() == tmp_path / "hf" / "tarsier_hf" / "autodq"
+    monkeypatch.setenv("TARSIER_AUTODQ_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("TARSIER_AUTODQ_CACHE")
+    monkeypatch.delenv("HF_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "tarsier_hf" / "autodq"
+
+
+def test_an_unusable_cache_folder_is_a_clear_error(make_scorer, annotations, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        make_scorer(cache_dir=blocker).score({"1": CLIP_1}, annotations)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "judge_cache.sqlite3").mkdir()
+    with pytest.raises(OSError, match="cannot open the AutoDQ judge cache"):
+        make_scorer(cache_dir=tmp_path / "dir").score({"1": CLIP_1}, annotations)
+
+
 def test_results_carry_counts_protocol_and_no_key(make_scorer, annotations, caplog):
     scorer = make_scorer(api_key="sk-very-secret")
     with caplog.at_level(logging.WARNING):
-        report = scorer.score({"1": CLIP_1, "201": "A person talks."}, annotations,
-                              protocol={"frames": 8, "sampling": "greedy", "prompt": "Describe the video in detail.", "judge_model": "x"})
+        report = scorer.score(
+            {"1": CLIP_1, "201": "A person talks."},
+            annotations,
+            protocol={"frames": 8, "sampling": "greedy", "prompt": "Describe the video in detail.", "judge_model": "x"},
+        )
     results = report.results
     assert (results["n_scored"], results["n_failed"], results["failed_ids"]) == (2, 0, [])
     assert (results["n_predictions"], results["n_annotations"]) == (2, 1000)
@@ -104,7 +160,11 @@ def test_results_carry_counts_protocol_and_no_key(make_scorer, annotations, capl
     low, high = results["f1_ci95"]
     assert low <= results["overall"]["f1"] <= high
     protocol = results["protocol"]
-    assert (protocol["frames"], protocol["sampling"], protocol["prompt"]) == (8, "greedy", "Describe the video in detail.")
+    assert (protocol["frames"], protocol["sampling"], protocol["prompt"]) == (
+        8,
+        "greedy",
+        "Describe the video in detail.",
+    )
     assert protocol["judge_model"] == "gpt-3.5-turbo-0125"  # the scorer's own entries win over the caller's
     assert protocol["prompt_hash"] == PROMPT_HASH and protocol["temperature"] == 0.0
     assert protocol["package_versions"]["openai"] and protocol["package_versions"]["numpy"]
@@ -133,7 +193,9 @@ def test_save_writes_results_per_clip_rows_and_plot(make_scorer, annotations, tm
         (["1", "text"], TypeError, "must be a dict"),
     ],
 )
-def test_bad_predictions_are_refused_before_any_call(make_scorer, annotations, judge_server, predictions, error, problem):
+def test_bad_predictions_are_refused_before_any_call(
+    make_scorer, annotations, judge_server, predictions, error, problem
+):
     with pytest.raises(error, match=problem):
         make_scorer().score(predictions, annotations)
     assert judge_server.calls == 0

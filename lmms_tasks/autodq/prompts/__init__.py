@@ -24,9 +24,14 @@ JUDGEMENT_TEMPLATE = _load(JUDGEMENT_TEMPLATE_FILE)
 
 PROMPT_FILE_HASHES = {
     name: hashlib.sha256(template.encode("utf-8")).hexdigest()
-    for name, template in ((EXTRACTION_TEMPLATE_FILE, EXTRACTION_TEMPLATE), (JUDGEMENT_TEMPLATE_FILE, JUDGEMENT_TEMPLATE))
+    for name, template in (
+        (EXTRACTION_TEMPLATE_FILE, EXTRACTION_TEMPLATE),
+        (JUDGEMENT_TEMPLATE_FILE, JUDGEMENT_TEMPLATE),
+    )
 }
-PROMPT_HASH = hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in sorted(PROMPT_FILE_HASHES.items())).encode()).hexdigest()
+PROMPT_HASH = hashlib.sha256(
+    "".join(f"{name}:{digest}\n" for name, digest in sorted(PROMPT_FILE_HASHES.items())).encode()
+).hexdigest()
 
 
 def render_extraction(caption: str) -> str:
