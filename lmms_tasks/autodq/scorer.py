@@ -18,7 +18,9 @@ Per clip (released ``process_one_sample`` / ``evaluate_one_sample`` / ``extract_
    whatever the label — recall 1.0 for an event-less reference, precision 1.0 for an event-less prediction.
 7. A clip whose judging finally fails (see ``judge``) is not scored: it is listed in ``failed_ids`` with its
    error, counted in ``n_failed`` (overall and per source), excluded from every mean, and a warning says so.
-   The released scorer counted such clips in a "Failed" column but otherwise let them disappear.
+   The released scorer counted such clips in a "Failed" column but otherwise let them disappear. A re-run with
+   the same cache asks again only what got no reply (429/5xx/timeouts); cached replies, invalid ones included,
+   are replayed, so a clip whose every reply was invalid fails again until ``max_reasks`` is raised.
 
 The aggregate numbers are computed in ``metrics``.
 """
@@ -236,7 +238,8 @@ def _warn_about(results: dict) -> None:
         shown = ", ".join(results["failed_ids"][:20]) + (" ..." if results["n_failed"] > 20 else "")
         logger.warning(
             "AutoDQ: %d of %d clips FAILED judging and are EXCLUDED from every score (failed ids: %s). "
-            "Their errors are in results['failures']; re-running retries only them (answered calls are cached).",
+            "Their errors are in results['failures']. A re-run asks only what is not cached: failed requests "
+            "(429/5xx/timeouts) are asked again; clips whose replies were all invalid need a higher max_reasks.",
             results["n_failed"],
             results["n_predictions"],
             shown,
