@@ -207,3 +207,25 @@ def test_configuration_from_the_environment(monkeypatch):
         JudgeConfig()
     with pytest.raises(ValueError, match="concurrency must be >= 1"):
         JudgeConfig(concurrency=0)
+
+
+def test_a_rerun_replays_invalid_replies_and_asks_again_only_what_got_no_reply(make_scorer, annotations, judge_server):
+    predictions = {"1": CLIP_1, "2": "A cat sleeps."}
+    judge_server.inject("wrong_count", times=3, kind="judge_entailment", match="Video Description:\na cat sleeps.")
+    assert make_scorer(max_reasks=2).score(predictions, annotations).results["failed_ids"] == ["2"]
+    calls = judge_server.calls
+    # Same cache, same settings: the three invalid replies are replayed, no call is made, the clip fails again.
+    assert make_scorer(max_reasks=2).score(predictions, annotations).results["failed_ids"] == ["2"]
+    assert judge_server.calls == calls
+    # One more re-ask allowed: exactly one new call, which this time gets a valid reply.
+    report = make_scorer(max_reasks=3).score(predictions, annotations)
+    assert report.results["failed_ids"] == [] and judge_server.calls == calls + 1
+
+    judge_server.reset()
+    judge_server.inject("429", times=100, kind="extract_events", match="a dog runs")
+    predictions["3"] = "A dog runs."
+    assert make_scorer(max_retries=1).score(predictions, annotations).results["failed_ids"] == ["3"]
+    judge_server.reset()
+    # The rate-limited extraction got no reply, so the re-run asks it (and the precision judgment after it) only.
+    assert make_scorer().score(predictions, annotations).results["failed_ids"] == []
+    assert [request["kind"] for request in judge_server.requests] == ["extract_events", "judge_entailment"]
