@@ -6,7 +6,7 @@ lmms-eval 0.7.x has no entry point for tasks: its ``TaskManager`` indexes only i
 entry point calls :func:`install`. ``install`` appends :data:`TASKS_DIR` to the folders ``TaskManager`` indexes,
 after lmms-eval's own and any ``--include_path`` (so on a name clash theirs win), and only for the lmms-eval
 versions whose ``TaskManager`` it has been checked against; anywhere else it leaves lmms-eval untouched and logs
-how to pass the folder with ``--include_path``.
+how to pass the folder with ``--include_path``. ``TARSIER_HF_TASK_DISCOVERY=0`` turns it off.
 
 ``lmms_eval.tasks`` is patched right after it is imported rather than imported here: importing it from inside
 lmms-eval's model registry would cost seconds for commands that never index tasks and can re-enter modules that
@@ -25,6 +25,7 @@ from pathlib import Path
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 SUPPORTED_LMMS_EVAL = ((0, 7, 3), (0, 8, 0))  # [first checked version, first unchecked version)
+OPT_OUT_ENV = "TARSIER_HF_TASK_DISCOVERY"
 
 _MARK = "_tarsier_hf_tasks_dir"
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 def install() -> bool:
     """Adds :data:`TASKS_DIR` to lmms-eval's task index. Returns whether it is (or will be, on import) added."""
+    if os.environ.get(OPT_OUT_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
     version = _lmms_eval_version()
     if version is None or not SUPPORTED_LMMS_EVAL[0] <= version < SUPPORTED_LMMS_EVAL[1]:
         logger.warning(

@@ -1,0 +1,336 @@
+"""Tarsier as an lmms-eval model: ``--model tarsier`` (chat messages; ``--force_simple`` for the simple class).
+
+    lmms-eval --model tarsier \\
+        --model_args pretrained=omni-research/Tarsier-7b,num_frames=8,dtype=bfloat16 \\
+        --tasks dream1k --batch_size 4 --output_path results/
+
+``--model_args`` (all optional):
+
+- ``pretrained`` (``omni-research/Tarsier-7b``), ``revision``: checkpoint, official Hub layout or this package's.
+- ``num_frames`` (8): frames sampled uniformly from each video, first and last included (``tarsier_hf.video_io``).
+- ``max_new_tokens``: when given, overrides the task's ``max_new_tokens`` (dream1k asks for 512, the released
+  evaluation's value); otherwise the task's value, else 512.
+- ``dtype`` (``auto``: the checkpoint's), ``device_map`` (e.g. ``auto`` to spread one model over several GPUs in
+  one process), ``attn_implementation`` (``sdpa``, ``eager``, ``flash_attention_2``): passed to ``from_pretrained``.
+- ``video_backend`` (``auto``: decord, else PyAV), ``square_mode`` (``stretch``, the official resize, or ``pad``).
+
+``--batch_size N`` batches N requests (left padding); ``--device`` picks the device of a single process. Under
+``accelerate launch -m lmms_eval ...`` every process loads the model on its own GPU and lmms-eval gives each a
+shard of the documents.
+
+Generation is greedy unless the task or ``--gen_kwargs`` asks for ``do_sample``/``temperature > 0``. The prompt is
+the official one: ``USER: <video>\\n{task text} ASSISTANT: ``, every ``<video>`` expanded to one ``<image>`` per frame.
+Stop strings (``until``) cut the decoded text, except ``"\\n\\n"``, which lmms-eval adds to every task that sets
+none and which would cut a multi-paragraph description (lmms-eval's own Qwen2.5-VL plugin drops it too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from accelerate import Accelerator
+from loguru import logger as eval_logger
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from lmms_eval.protocol import ChatMessages
+from PIL import Image
+from tqdm import tqdm
+
+from lmms_tasks import run_protocol
+from tarsier_hf import TarsierForConditionalGeneration
+from tarsier_hf.processing_tarsier import TarsierProcessor
+from tarsier_hf.video_io import media_kind
+
+DEFAULT_PRETRAINED = "omni-research/Tarsier-7b"
+DEFAULT_MAX_NEW_TOKENS = 512
+LMMS_EVAL_DEFAULT_STOP = "\n\n"
+FRAME_SAMPLING = "uniform over the clip: frame round(i * (T - 1) / (n - 1)) for i = 0..n-1"
+_GENERATION_KEYS = ("temperature", "top_p", "top_k", "num_beams", "repetition_penalty")
+_DTYPES = {
+    "auto": "auto",
+    "float32": torch.float32, "fp32": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}
+_PLACEHOLDERS = re.compile(r"<image>|<video>")
+
+
+@dataclass
+class _Prompt:
+    """One request as the processor takes it: chat messages with visual placeholders, and the visuals in order."""
+
+    messages: list[dict]
+    images: list = field(default_factory=list)
+    videos: list = field(default_factory=list)
+    start_times: list = field(default_factory=list)
+    end_times: list = field(default_factory=list)
+
+
+class Tarsier(lmms):
+    """Simple lmms-eval model: the task's text and ``doc_to_visual`` media, visuals first (see module docstring)."""
+
+    is_simple = True
+
+    def __init__(
+        self,
+        pretrained: str = DEFAULT_PRETRAINED,
+        revision: str | None = None,
+        num_frames: int | str = 8,
+        max_new_tokens: int | str | None = None,
+        dtype: str = "auto",
+        device: str | None = None,
+        device_map: str | None = None,
+        attn_implementation: str | None = None,
+        video_backend: str = "auto",
+        square_mode: str = "stretch",
+        batch_size: int | str = 1,
+        max_batch_size: int | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_frames = _positive_int(num_frames, "num_frames")
+        self.max_new_tokens = None if max_new_tokens in (None, "", "None") else _positive_int(max_new_tokens, "max_new_tokens")
+        self.batch_size_per_gpu = _batch_size(batch_size)
+        self.video_backend = video_backend
+        self.square_mode = square_mode
+        if dtype not in _DTYPES:
+            raise ValueError(f"tarsier: dtype={dtype!r} is not one of {sorted(_DTYPES)}")
+
+        accelerator = Accelerator()
+        self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
+        if self._world_size == 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # torchrun without GPUs: accelerate sets up no process group, lmms-eval does (from these variables).
+            self._rank, self._world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        if self._world_size > 1 and device_map:
+            raise ValueError(
+                "tarsier: device_map spreads one model over several GPUs in one process; under accelerate launch "
+                "every process holds its own copy, so leave device_map out (or run one process with device_map=auto)"
+            )
+        if accelerator.num_processes > 1:
+            self._device = accelerator.device
+        else:
+            self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.accelerator = accelerator
+
+        model = TarsierForConditionalGeneration.from_pretrained(
+            pretrained,
+            revision=revision,
+            dtype=_DTYPES[dtype],
+            device_map=device_map or None,
+            attn_implementation=attn_implementation or None,
+        )
+        if not device_map:
+            model = model.to(self._device)
+        self._model = model.eval()
+        self.processor = TarsierProcessor.from_pretrained(pretrained, revision=revision, num_frames=self.num_frames)
+        self._tokenizer = self.processor.tokenizer
+        run_protocol.report_model_settings(
+            model="tarsier",
+            pretrained=pretrained,
+            revision=revision,
+            num_frames=self.num_frames,
+            frame_sampling=FRAME_SAMPLING,
+            square_mode=square_mode,
+            dtype=str(self._model.dtype).removeprefix("torch."),
+            max_new_tokens=self.max_new_tokens,
+            prompt_format="USER: <video>\\n{text} ASSISTANT: ",
+        )
+        if self.rank == 0:
+            eval_logger.info(
+                f"tarsier: {pretrained} on {self._model.device} ({self._model.dtype}), {self.num_frames} frames, "
+                f"batch size {self.batch_size_per_gpu}, {self.world_size} process(es)"
+            )
+
+    # lmms-eval reads these.
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch_size_per_gpu
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def eot_token_id(self) -> int:
+        return self._tokenizer.eos_token_id
+
+    # ------------------------------------------------------------------------------------------------ requests
+
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        def prompt_of(args) -> _Prompt:
+            context, _, doc_to_visual, doc_id, task, split = args
+            visuals = doc_to_visual(self.task_dict[task][split][doc_id]) or []
+            return _simple_prompt(context, visuals)
+
+        return self._generate_requests(requests, prompt_of, gen_kwargs_index=1)
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("tarsier answers generation tasks (output_type: generate_until) only, not loglikelihood tasks")
+
+    def generate_until_multi_round(self, requests) -> list[str]:
+        raise NotImplementedError("tarsier does not support multi-round generation tasks")
+
+    def _generate_requests(self, requests: list[Instance], prompt_of, gen_kwargs_index: int) -> list[str]:
+        outputs: list[str | None] = [None] * len(requests)
+        progress = tqdm(total=len(requests), disable=self.rank != 0, desc="Model Responding")
+        for indices in _batches([request.args for request in requests], gen_kwargs_index, self.batch_size_per_gpu):
+            gen_kwargs = requests[indices[0]].args[gen_kwargs_index] or {}
+            prompts = [prompt_of(requests[index].args) for index in indices]
+            texts = self._generate(prompts, gen_kwargs)
+            for index, text in zip(indices, texts):
+                outputs[index] = text
+                self.cache_hook.add_partial("generate_until", (requests[index].args[0], gen_kwargs), text)
+            progress.update(len(indices))
+        progress.close()
+        return outputs
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[_Prompt], gen_kwargs: dict) -> list[str]:
+        texts = [self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True) for p in prompts]
+        images = [image for p in prompts for image in p.images]
+        videos = [video for p in prompts for video in p.videos]
+        inputs = self.processor(
+            text=texts,
+            images=images or None,
+            videos=videos or None,
+            num_frames=self.num_frames,
+            start_time=[t for p in prompts for t in p.start_times] if videos else None,
+            end_time=[t for p in prompts for t in p.end_times] if videos else None,
+            video_backend=self.video_backend,
+            square_mode=self.square_mode,
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+        )
+        inputs = inputs.to(self._model.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)
+        generated = self._model.generate(**inputs, **self._generation_settings(gen_kwargs))
+        new_tokens = generated[:, inputs["input_ids"].shape[1]:]
+        decoded = self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [_cut_at_stops(text, _stop_strings(gen_kwargs)).strip() for text in decoded]
+
+    def _generation_settings(self, gen_kwargs: dict) -> dict:
+        settings = {
+            "max_new_tokens": self.max_new_tokens or int(gen_kwargs.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS),
+            "pad_token_id": self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else self.eot_token_id,
+            "eos_token_id": self.eot_token_id,
+        }
+        temperature = float(gen_kwargs.get("temperature") or 0)
+        settings["do_sample"] = bool(gen_kwargs.get("do_sample", False)) or temperature > 0
+        if settings["do_sample"]:
+            settings.update({key: gen_kwargs[key] for key in _GENERATION_KEYS if gen_kwargs.get(key) is not None})
+        else:
+            settings["num_beams"] = int(gen_kwargs.get("num_beams") or 1)
+            # Greedy: leave out the checkpoint's sampling defaults so that transformers does not warn about them.
+            settings.update(temperature=None, top_p=None, top_k=None)
+        return settings
+
+
+class TarsierChat(Tarsier):
+    """Chat lmms-eval model (the default for ``--model tarsier``): the task's messages through Tarsier's chat template."""
+
+    is_simple = False
+
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        def prompt_of(args) -> _Prompt:
+            _, doc_to_messages, _, doc_id, task, split = args
+            messages = doc_to_messages(self.task_dict[task][split][doc_id])
+            return _chat_prompt(ChatMessages(messages=messages))
+
+        return self._generate_requests(requests, prompt_of, gen_kwargs_index=2)
+
+
+def _simple_prompt(context: str, visuals) -> _Prompt:
+    """Visuals first, then the task text (from which LLaVA-style placeholders are dropped), as one user turn."""
+    prompt = _Prompt(messages=[])
+    content = []
+    for visual in visuals if isinstance(visuals, (list, tuple)) else [visuals]:
+        content.append(_add_visual(prompt, visual, start=None, end=None))
+    content.append({"type": "text", "text": _PLACEHOLDERS.sub("", context).strip()})
+    prompt.messages = [{"role": "user", "content": content}]
+    return prompt
+
+
+def _chat_prompt(chat: ChatMessages) -> _Prompt:
+    prompt = _Prompt(messages=[])
+    for message in chat.messages:
+        content = []
+        for item in message.content:
+            if item.type == "text":
+                content.append({"type": "text", "text": item.text})
+            elif item.type in ("image", "video"):
+                start, end = (item.start_time, item.end_time) if item.type == "video" else (None, None)
+                content.append(_add_visual(prompt, item.url, start=start, end=end, declared=item.type))
+            else:
+                raise ValueError(f"tarsier reads text, images and videos; the task sent {item.type!r} content")
+        prompt.messages.append({"role": message.role, "content": content})
+    return prompt
+
+
+def _add_visual(prompt: _Prompt, visual, *, start, end, declared: str | None = None) -> dict:
+    """Adds ``visual`` to the prompt's images or videos and returns its chat-template block.
+
+    A path's kind is the one the chat message declares, else its extension's (GIFs are videos)."""
+    if isinstance(visual, Image.Image):
+        prompt.images.append(visual.convert("RGB"))
+        return {"type": "image"}
+    if not isinstance(visual, str):
+        raise ValueError(f"tarsier takes visuals as file paths or PIL images, got {type(visual).__name__}")
+    kind = media_kind(visual)  # raises a clear error for an extension it cannot read
+    if (declared or ("image" if kind == "image" else "video")) == "image":
+        prompt.images.append(visual)
+        return {"type": "image"}
+    prompt.videos.append(visual)
+    prompt.start_times.append(start)
+    prompt.end_times.append(end)
+    return {"type": "video"}
+
+
+def _batches(arguments: list[tuple], gen_kwargs_index: int, batch_size: int) -> list[list[int]]:
+    """Request indices in batches of at most ``batch_size`` that share task, split and generation settings."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, args in enumerate(arguments):
+        key = json.dumps([args[-2], args[-1], args[gen_kwargs_index]], sort_keys=True, default=str)
+        groups[key].append(index)
+    return [indices[i : i + batch_size] for indices in groups.values() for i in range(0, len(indices), batch_size)]
+
+
+def _stop_strings(gen_kwargs: dict) -> list[str]:
+    until = gen_kwargs.get("until") or []
+    until = [until] if isinstance(until, str) else list(until)
+    return [stop for stop in until if stop and stop != LMMS_EVAL_DEFAULT_STOP]
+
+
+def _cut_at_stops(text: str, stops: list[str]) -> str:
+    for stop in stops:
+        text = text.split(stop, 1)[0]
+    return text
+
+
+def _positive_int(value, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"tarsier: {name} must be a positive integer, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"tarsier: {name} must be a positive integer, got {value!r}")
+    return number
+
+
+def _batch_size(value) -> int:
+    if isinstance(value, str) and value.strip().startswith("auto"):
+        raise ValueError("tarsier: --batch_size auto is not supported; give the number of requests per batch")
+    return _positive_int(value, "batch_size")

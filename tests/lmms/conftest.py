@@ -1,0 +1,43 @@
+"""Fixtures for the lmms-eval integration tests: generated clips, the local OpenAI-compatible judge (a real HTTP
+server on 127.0.0.1, ``lmms_tasks.autodq.testing``), a tiny Tarsier checkpoint and the environment of a run."""
+
+from pathlib import Path
+
+import pytest
+from _lmms_harness import CLIP_IDS, DREAM1K_ANNOTATIONS, base_env, write_clip
+
+from lmms_tasks.autodq.testing import LocalJudgeServer
+
+
+@pytest.fixture(scope="session")
+def dream1k_videos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dream1k_videos")
+    for clip_id in CLIP_IDS:
+        write_clip(folder / f"{clip_id}.mp4", seed=int(clip_id))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def judge_server():
+    with LocalJudgeServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    from tarsier_hf.testing import save_tiny_checkpoint
+
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny_tarsier"))
+
+
+@pytest.fixture
+def lmms_env(tmp_path, dream1k_videos, judge_server) -> dict:
+    """An offline run's environment with the local DREAM-1K annotations, the generated clips and the local judge."""
+    env = base_env(tmp_path)
+    env.update(
+        TARSIER_DREAM1K_ANNOTATIONS=str(DREAM1K_ANNOTATIONS),
+        TARSIER_DREAM1K_VIDEO_DIR=str(dream1k_videos),
+        TARSIER_JUDGE_BASE_URL=judge_server.base_url,
+        TARSIER_AUTODQ_CACHE=str(tmp_path / "judge_cache"),
+    )
+    return env
