@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import snapshot_download
-from transformers import AutoTokenizer
 
 from .configuration_tarsier import TarsierConfig
 from .modeling_tarsier import TarsierForConditionalGeneration
@@ -33,16 +32,16 @@ def _resolve(src: str) -> Path:
     return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"]))
 
 
-def _save_processing_files(src: Path, dst: Path) -> None:
+def _save_processor(src: Path, dst: Path) -> None:
+    """Save the processor with its code and an ``auto_map`` entry, so ``AutoProcessor`` loads it anywhere."""
+    from .processing_tarsier import TarsierProcessor
+
+    processor = TarsierProcessor.from_pretrained(src)
+    TarsierProcessor.register_for_auto_class()
     try:
-        from .processing_tarsier import TarsierProcessor
-    except ImportError:  # processor module not importable: keep the tokenizer and image-processor files
-        TarsierProcessor = None
-    if TarsierProcessor is not None and (src / "preprocessor_config.json").exists():
-        processor = TarsierProcessor.from_pretrained(src)
         processor.save_pretrained(dst)
-        return
-    AutoTokenizer.from_pretrained(src).save_pretrained(dst)
+    finally:
+        TarsierProcessor._auto_class = None
 
 
 def convert(src: str, dst: str, dtype: str = "auto") -> Path:
@@ -68,7 +67,7 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
     finally:  # register_for_auto_class sets class attributes; do not leak them into later saves in this process
         TarsierConfig._auto_class = None
         TarsierForConditionalGeneration._auto_class = None
-    _save_processing_files(src_path, dst_path)
+    _save_processor(src_path, dst_path)
     for name in _PASSTHROUGH_FILES:
         if (src_path / name).exists() and not (dst_path / name).exists():
             shutil.copy2(src_path / name, dst_path / name)

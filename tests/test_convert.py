@@ -41,6 +41,7 @@ def test_converter_writes_native_checkpoint_that_auto_classes_load(tmp_path):
     }
     assert (dst / "modeling_tarsier.py").exists() and (dst / "configuration_tarsier.py").exists()
     assert (dst / "preprocessor_config.json").exists() and (dst / "tokenizer.json").exists()
+    assert (dst / "processing_tarsier.py").exists() and (dst / "video_io.py").exists()
     with safe_open(dst / "model.safetensors", "pt") as weights:
         assert len(list(weights.keys())) == len(tiny_model().state_dict())
 
@@ -53,15 +54,19 @@ def test_converter_writes_native_checkpoint_that_auto_classes_load(tmp_path):
 REMOTE_CODE_SCRIPT = """
 import sys, json, torch
 sys.modules["tarsier_hf"] = None  # the package must not be importable: only the checkpoint's own code runs
-from transformers import AutoModelForImageTextToText, AutoTokenizer
+from transformers import AutoModelForImageTextToText, AutoProcessor
 model, info = AutoModelForImageTextToText.from_pretrained(sys.argv[1], trust_remote_code=True, output_loading_info=True)
-tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
-inputs = tokenizer(sys.argv[2], return_tensors="pt")
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+inputs = processor.tokenizer(sys.argv[2], return_tensors="pt")
 pixel_values = torch.randn(2, 3, 28, 28, generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
     logits = model(**inputs, pixel_values=pixel_values).logits
 torch.save(logits, sys.argv[3])
+clip = processor(text="Describe the video.", videos=[torch.zeros(3, 40, 30, 3, dtype=torch.uint8)], return_tensors="pt")
 print(json.dumps({"cls": type(model).__module__ + "." + type(model).__name__,
+                  "processor": type(processor).__module__ + "." + type(processor).__name__,
+                  "image_tokens": int((clip["input_ids"] == model.config.image_token_index).sum()),
+                  "pixel_values": list(clip["pixel_values"].shape),
                   "problems": sum(len(v) for v in info.values())}))
 """
 
@@ -79,6 +84,8 @@ def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(t
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith("TarsierForConditionalGeneration")
     assert report["problems"] == 0
+    assert report["processor"].startswith("transformers_modules.") and report["processor"].endswith("TarsierProcessor")
+    assert report["pixel_values"] == [3, 3, 28, 28] and report["image_tokens"] == 3 * 7
     torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), reference_logits(), rtol=0, atol=0)
 
 
