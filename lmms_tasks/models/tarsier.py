@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import torch
 from accelerate import Accelerator
-from loguru import logger as eval_logger
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from lmms_eval.protocol import ChatMessages
+from loguru import logger as eval_logger
 from PIL import Image
 from tqdm import tqdm
 
@@ -288,7 +288,7 @@ def _add_visual(prompt: _Prompt, visual, *, start, end, declared: str | None = N
         prompt.images.append(visual.convert("RGB"))
         return {"type": "image"}
     if not isinstance(visual, str):
-        raise ValueError(f"tarsier takes visuals as file paths or PIL images, got {type(visual).__name__}")
+        raise TypeError(f"tarsier takes visuals as file paths or PIL images, got {type(visual).__name__}")
     kind = media_kind(visual)  # raises a clear error for an extension it cannot read
     if (declared or ("image" if kind == "image" else "video")) == "image":
         prompt.images.append(visual)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _lmms_harness import TASKS_DIR, load_run, output_of, run_lmms_eval
+from _lmms_harness import TASKS_DIR, base_env, load_run, output_of, run_lmms_eval
 
 from lmms_tasks.autodq import PROMPT_HASH
 
@@ -152,3 +152,17 @@ def test_include_path_runs_the_task_without_automatic_discovery(tmp_path, lmms_e
     results, _ = load_run(tmp_path / "out", process)
     assert results["results"]["dream1k"]["autodq_f1,none"] == pytest.approx(2 * 0.1 * 0.125 / 0.225)
     assert results["configs"]["dream1k"]["task"] == "dream1k"
+
+
+def test_task_listing_needs_no_judge_key_nor_data(tmp_path):
+    env = base_env(tmp_path)  # no judge, no annotations, no videos, offline
+    listed = run_lmms_eval(["--tasks", "list"], env, tmp_path, timeout=180)
+    assert " - dream1k\n" in listed.stdout + listed.stderr, output_of(listed)
+
+    env["TARSIER_HF_TASK_DISCOVERY"] = "0"
+    without = run_lmms_eval(["--tasks", "list"], env, tmp_path, timeout=180)
+    assert " - videomme\n" in without.stdout + without.stderr, output_of(without)
+    assert " - dream1k\n" not in without.stdout + without.stderr
+
+    subcommand = run_lmms_eval(["tasks", "list", "--include-path", str(TASKS_DIR)], env, tmp_path, timeout=180)
+    assert "  dream1k\n" in subcommand.stdout, output_of(subcommand)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
-_RECORDS: dict[tuple[str, str, str], "ClipRecord"] = {}
+_RECORDS: dict[tuple[str, str, str], ClipRecord] = {}
 _LOCK = threading.Lock()
 
 
@@ -25,7 +25,7 @@ class ClipRecord(dict):
     """``{"clip_id", "source", "prediction"}`` plus, once scored, the scorer's per-clip fields."""
 
     @classmethod
-    def create(cls, annotations: str, clip_id: str, source: str, prediction: str) -> "ClipRecord":
+    def create(cls, annotations: str, clip_id: str, source: str, prediction: str) -> ClipRecord:
         data = {"clip_id": clip_id, "source": source, "prediction": prediction}
         return _intern((annotations, clip_id, _digest(prediction)), data)
 
