@@ -29,8 +29,8 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ImagesKwargs, ProcessingKwargs, ProcessorMixin, VideosKwargs
 from transformers.utils import cached_file
 
-from .image_processing_tarsier import SQUARE_MODES, fast_pixel_values, official_pixel_values
-from .video_io import DEFAULT_NUM_FRAMES, MediaError, frames_from_decoded, load_frames, media_kind
+from .image_processing_tarsier import FramePreprocessor
+from .video_io import DEFAULT_NUM_FRAMES, MediaError, frames_from_decoded, load_frames, map_frames, media_kind
 
 __all__ = ["TarsierProcessor", "DEFAULT_CHAT_TEMPLATE"]
 
@@ -185,12 +185,26 @@ class TarsierProcessor(ProcessorMixin):
 
         image_items, image_groups = _normalize_images(images)
         video_items, video_groups = _normalize_videos(videos)
+        preprocessor = FramePreprocessor(
+            self.image_processor,
+            square_mode=images_kwargs.get("square_mode") or "stretch",
+            fast=bool(images_kwargs.get("fast_resize")),
+        )
+        start_times = _per_video(videos_kwargs.get("start_time"), len(video_items), "start_time")
+        end_times = _per_video(videos_kwargs.get("end_time"), len(video_items), "end_time")
+
+        def image_pixels(index: int) -> list:
+            return preprocessor.map(self._image_frames(image_items[index], index))
+
+        def video_pixels(index: int) -> list:
+            return self._video_pixels(video_items[index], index, preprocessor, videos_kwargs, start_times, end_times)
+
         if text is None:
-            frames = [self._image_frames(item, i) for i, item in enumerate(image_items)]
-            frames += self._all_video_frames(video_items, videos_kwargs)
-            if not frames:
+            processed = [p for i in range(len(image_items)) for p in image_pixels(i)]
+            processed += [p for i in range(len(video_items)) for p in video_pixels(i)]
+            if not processed:
                 raise ValueError("TarsierProcessor needs text, images or videos.")
-            data = {"pixel_values": self._pixel_values([f for group in frames for f in group], images_kwargs)}
+            data = {"pixel_values": preprocessor.stack(processed)}
             return BatchFeature(_tensor_layout(data, return_tensors), tensor_type=return_tensors)
 
         texts = [text] if isinstance(text, str) else list(text)
@@ -202,21 +216,15 @@ class TarsierProcessor(ProcessorMixin):
 
         # Decode in text order so that pixel_values line up with the placeholders.
         placeholder = re.compile(f"{re.escape(self.image_token)}|{re.escape(self.video_token)}")
-        images_iter, videos_iter = iter(enumerate(image_items)), iter(enumerate(video_items))
-        start_times = _per_video(videos_kwargs.get("start_time"), len(video_items), "start_time")
-        end_times = _per_video(videos_kwargs.get("end_time"), len(video_items), "end_time")
-        frames, frames_per_placeholder = [], []
+        next_image, next_video = iter(range(len(image_items))), iter(range(len(video_items)))
+        processed, frames_per_placeholder = [], []
         for sample in texts:
             counts = []
             for match in placeholder.finditer(sample):
-                if match.group() == self.image_token:
-                    index, item = next(images_iter)
-                    decoded = self._image_frames(item, index)
-                else:
-                    index, item = next(videos_iter)
-                    decoded = self._video_frames(item, index, videos_kwargs, start_times[index], end_times[index])
-                frames.extend(decoded)
-                counts.append(len(decoded))
+                is_image = match.group() == self.image_token
+                pixels = image_pixels(next(next_image)) if is_image else video_pixels(next(next_video))
+                processed.extend(pixels)
+                counts.append(len(pixels))
             frames_per_placeholder.append(counts)
 
         expanded, replacement_offsets = self._expand(texts, placeholder, frames_per_placeholder)
@@ -224,8 +232,8 @@ class TarsierProcessor(ProcessorMixin):
         self._check_no_image_token_cut(text_inputs["input_ids"], frames_per_placeholder, text_kwargs)
 
         data = dict(text_inputs)
-        if frames:
-            data["pixel_values"] = self._pixel_values(frames, images_kwargs)
+        if processed:
+            data["pixel_values"] = preprocessor.stack(processed)
         if merged.get("return_text_replacement_offsets"):
             data["text_replacement_offsets"] = replacement_offsets
         if merged.get("return_mm_token_type_ids"):
@@ -308,34 +316,19 @@ class TarsierProcessor(ProcessorMixin):
             raise MediaError(f"image #{index}: expected one image, got {len(frames)} frames (pass videos with videos=)")
         return frames
 
-    def _video_frames(self, item, index, videos_kwargs, start_time, end_time) -> list[np.ndarray]:
+    def _video_pixels(self, item, index, preprocessor, videos_kwargs, start_times, end_times) -> list:
+        """Per-frame preprocessed pixels of one video; for files, preprocessing overlaps decoding."""
         num_frames = videos_kwargs.get("num_frames")
         if isinstance(item, (str, os.PathLike)):
-            return list(
-                load_frames(
-                    item,
-                    num_frames or self.num_frames,
-                    start_time=start_time,
-                    end_time=end_time,
-                    backend=videos_kwargs.get("video_backend") or "auto",
-                )
+            return map_frames(
+                preprocessor,
+                item,
+                num_frames or self.num_frames,
+                start_time=start_times[index],
+                end_time=end_times[index],
+                backend=videos_kwargs.get("video_backend") or "auto",
             )
-        return frames_from_decoded(item, num_frames, source=f"video #{index}")
-
-    def _all_video_frames(self, video_items, videos_kwargs) -> list[list[np.ndarray]]:
-        starts = _per_video(videos_kwargs.get("start_time"), len(video_items), "start_time")
-        ends = _per_video(videos_kwargs.get("end_time"), len(video_items), "end_time")
-        return [
-            self._video_frames(item, i, videos_kwargs, starts[i], ends[i]) for i, item in enumerate(video_items)
-        ]
-
-    def _pixel_values(self, frames, images_kwargs) -> torch.Tensor:
-        square_mode = images_kwargs.get("square_mode") or "stretch"
-        if square_mode not in SQUARE_MODES:
-            raise ValueError(f"square_mode must be one of {SQUARE_MODES}, got {square_mode!r}")
-        if images_kwargs.get("fast_resize"):
-            return fast_pixel_values(frames, self.image_processor, square_mode)
-        return official_pixel_values(frames, self.image_processor, square_mode)
+        return preprocessor.map(frames_from_decoded(item, num_frames, source=f"video #{index}"))
 
     def _expand(self, texts, placeholder, frames_per_placeholder):
         """Replace each placeholder with ``frames x num_image_tokens`` image tokens; also return where each

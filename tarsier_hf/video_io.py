@@ -18,10 +18,14 @@ torch tensors). Every problem with an input raises :class:`MediaError` naming th
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -47,6 +51,7 @@ __all__ = [
     "sample_stage2_indices",
     "trim_to_frame_range",
     "load_frames",
+    "map_frames",
     "frames_from_decoded",
 ]
 
@@ -59,9 +64,14 @@ DEFAULT_NUM_FRAMES = 8
 # decord's random access returns wrong frames for ASF (.wmv) files without a seek index (tests/test_video_io.py
 # shows it on a generated clip), so "auto" decodes them with PyAV, which reads sequentially.
 _DECORD_SEEKS_WRONG = frozenset({".wmv"})
+# Parallel decord readers for clips with several keyframe intervals (more rarely pays off beyond 4).
+_MAX_DECODE_WORKERS = 4
 
 # A sampler maps the number of frames in the (trimmed) clip to the indices to take.
 Sampler = Callable[[int], Sequence[int]]
+# Receives each decoded frame with its index in the video.
+FrameSink = Callable[[int, np.ndarray], None]
+T = TypeVar("T")
 
 
 class MediaError(ValueError):
@@ -218,6 +228,38 @@ def load_frames(
         backend: ``"auto"`` (decord, falling back to PyAV; PyAV for .wmv), ``"decord"`` or ``"pyav"``; videos
             only.
     """
+    decoded = {}
+    indices = _decode_into(decoded.__setitem__, path, num_frames, start_time, end_time, sampler, backend)
+    return np.stack([decoded[i] for i in indices])
+
+
+def map_frames(
+    transform: Callable[[np.ndarray], T],
+    path: str | os.PathLike,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    *,
+    start_time: float | None = None,
+    end_time: float | None = None,
+    sampler: Sampler | None = None,
+    backend: str = "auto",
+    max_workers: int | None = None,
+) -> list[T]:
+    """``[transform(frame) for frame in load_frames(...)]``, with the transforms running in a thread pool as soon as
+    each frame is decoded, overlapping per-frame preprocessing with decoding. A frame sampled twice is transformed
+    once and its result repeated."""
+    with ThreadPoolExecutor(max(1, max_workers or os.cpu_count() or 1)) as pool:
+        pending = {}
+
+        def submit(index: int, frame: np.ndarray) -> None:
+            pending[index] = pool.submit(transform, frame)
+
+        indices = _decode_into(submit, path, num_frames, start_time, end_time, sampler, backend)
+        return [pending[i].result() for i in indices]
+
+
+def _decode_into(sink: FrameSink, path, num_frames, start_time, end_time, sampler, backend) -> list[int]:
+    """Decode the frames to sample from ``path`` and hand each distinct one to ``sink(index, frame)`` as soon as it is
+    decoded; return the sampled indices in order (with repeats)."""
     path = Path(path)
     kind = media_kind(path)
     if not path.exists():
@@ -230,21 +272,22 @@ def load_frames(
         except MediaError as error:
             raise MediaError(f"{path}: {error}") from None
     if kind == "image":
-        return _load_image(path)
+        sink(0, _load_image(path))
+        return [0]
     if kind == "gif":
-        return _load_gif(path, num_frames, start_time, end_time, sampler)
-    return _load_video(path, num_frames, start_time, end_time, sampler, backend)
+        return _decode_gif(sink, path, num_frames, start_time, end_time, sampler)
+    return _decode_video(sink, path, num_frames, start_time, end_time, sampler, backend)
 
 
 def _load_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))[None]
+            return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise MediaError(f"{path}: cannot read image ({error})") from None
 
 
-def _load_gif(path, num_frames, start_time, end_time, sampler) -> np.ndarray:
+def _decode_gif(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
     try:
         with Image.open(path) as gif:
             total = getattr(gif, "n_frames", 1)
@@ -254,18 +297,17 @@ def _load_gif(path, num_frames, start_time, end_time, sampler) -> np.ndarray:
                 durations_ms.append(gif.info.get("duration", 0) or 0)
             fps = total / (sum(durations_ms) / 1000) if sum(durations_ms) > 0 else 0.0
             indices = _indices_in_clip(total, fps, num_frames, start_time, end_time, sampler, str(path))
-            decoded = {}
             for index in sorted(set(indices)):
                 gif.seek(index)
-                decoded[index] = np.asarray(gif.convert("RGB"))
+                sink(index, np.asarray(gif.convert("RGB")))
     except MediaError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, EOFError) as error:
         raise MediaError(f"{path}: cannot read GIF ({error})") from None
-    return np.stack([decoded[i] for i in indices])
+    return indices
 
 
-def _load_video(path, num_frames, start_time, end_time, sampler, backend) -> np.ndarray:
+def _decode_video(sink, path, num_frames, start_time, end_time, sampler, backend) -> list[int]:
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
     if backend == "auto" and path.suffix.lower() in _DECORD_SEEKS_WRONG:
@@ -273,7 +315,7 @@ def _load_video(path, num_frames, start_time, end_time, sampler, backend) -> np.
     problems = []
     if backend in ("auto", "decord"):
         try:
-            return _decode_with_decord(path, num_frames, start_time, end_time, sampler)
+            return _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler)
         except MediaError:
             raise
         except Exception as error:  # decord raises bare RuntimeError/DECORDError for every kind of failure
@@ -281,7 +323,8 @@ def _load_video(path, num_frames, start_time, end_time, sampler, backend) -> np.
                 raise MediaError(_decode_failure(path, [f"decord: {_first_line(error)}"])) from None
             problems.append(f"decord: {_first_line(error)}")
     try:
-        return _decode_with_pyav(path, num_frames, start_time, end_time, sampler)
+        # Frames decord handed over before failing are handed over again: the sink keeps the last one.
+        return _decode_with_pyav(sink, path, num_frames, start_time, end_time, sampler)
     except MediaError:
         raise
     except Exception as error:
@@ -302,7 +345,7 @@ def _no_frames(path) -> MediaError:
     return MediaError(f"{path}: zero-frame video, no video frames found")
 
 
-def _decode_with_decord(path, num_frames, start_time, end_time, sampler) -> np.ndarray:
+def _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
     import decord  # optional dependency: ImportError sends us to PyAV
 
     reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
@@ -310,10 +353,49 @@ def _decode_with_decord(path, num_frames, start_time, end_time, sampler) -> np.n
     if total == 0:
         raise _no_frames(path)
     indices = _indices_in_clip(total, reader.get_avg_fps(), num_frames, start_time, end_time, sampler, str(path))
-    return reader.get_batch(indices).asnumpy()
+    chunks = _split_at_keyframes(sorted(set(indices)), list(reader.get_key_indices()), _decode_workers())
+
+    def decode(chunk_number: int) -> None:
+        own = reader if chunk_number == 0 else decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        for index in chunks[chunk_number]:
+            sink(index, own[index].asnumpy())
+
+    if len(chunks) == 1:
+        decode(0)
+    else:
+        # Each chunk starts in its own keyframe interval, so separate readers decode disjoint parts of the stream
+        # in parallel (decord releases the GIL). Decoding is deterministic: the frames equal a single reader's.
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            list(pool.map(decode, range(len(chunks))))
+    return indices
 
 
-def _decode_with_pyav(path, num_frames, start_time, end_time, sampler) -> np.ndarray:
+def _decode_workers() -> int:
+    return max(1, min(_MAX_DECODE_WORKERS, os.cpu_count() or 1))
+
+
+def _split_at_keyframes(indices: list[int], keyframes: list[int], max_chunks: int) -> list[list[int]]:
+    """Split sorted frame indices into at most ``max_chunks`` runs, cutting only where a new keyframe interval
+    starts, so that the slowest chunk decodes as few frames as possible (a chunk decodes from the keyframe before
+    its first index to its last index)."""
+    interval = [bisect.bisect_right(keyframes, i) - 1 for i in indices]
+    cuts = [k for k in range(1, len(indices)) if interval[k] != interval[k - 1]]
+    if max_chunks <= 1 or not cuts:
+        return [indices]
+
+    def slowest(bounds) -> int:
+        return max(indices[b - 1] - keyframes[max(interval[a], 0)] + 1 for a, b in zip(bounds, bounds[1:]))
+
+    best = [0, len(indices)]
+    for count in range(1, min(max_chunks - 1, len(cuts)) + 1):
+        for chosen in itertools.combinations(cuts, count):
+            bounds = [0, *chosen, len(indices)]
+            if slowest(bounds) < slowest(best):
+                best = bounds
+    return [indices[a:b] for a, b in zip(best, best[1:])]
+
+
+def _decode_with_pyav(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
     if av is None:
         raise ImportError("PyAV is not installed (pip install av)")
     with av.open(str(path)) as container:
@@ -326,21 +408,22 @@ def _decode_with_pyav(path, num_frames, start_time, end_time, sampler) -> np.nda
     if total == 0:
         raise _no_frames(path)
     indices = _indices_in_clip(total, fps, num_frames, start_time, end_time, sampler, str(path))
-    wanted, decoded, decoded_count = set(indices), {}, 0
+    wanted, delivered, decoded_count = set(indices), 0, 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             if decoded_count in wanted:
-                decoded[decoded_count] = frame.to_ndarray(format="rgb24")
+                sink(decoded_count, frame.to_ndarray(format="rgb24"))
+                delivered += 1
             decoded_count += 1
             if decoded_count > max(indices):
                 break
-    if len(decoded) < len(wanted):
+    if delivered < len(wanted):
         raise MediaError(
             f"{path}: truncated video, the container lists {total} frames but only {decoded_count} could be decoded"
         )
-    return np.stack([decoded[i] for i in indices])
+    return indices
 
 
 # --------------------------------------------------------------------------------------------- decoded frames

@@ -25,6 +25,7 @@ from tarsier_hf.video_io import (
     find_media_files,
     frames_from_decoded,
     load_frames,
+    map_frames,
     media_kind,
     sample_frame_indices,
     sample_stage1_indices,
@@ -265,3 +266,11 @@ def test_start_time_beyond_the_end(media):
 def test_n_below_one_names_the_file(media, n):
     with pytest.raises(MediaError, match=r"clip\.mp4: the number of frames to sample must be an integer >= 1"):
         load_frames(media["mp4"], n)
+
+
+def test_map_frames_equals_transforming_loaded_frames(media):
+    def brightness(frame):
+        return int(frame[..., 0].mean())
+
+    for path, n in ((media["long"], 8), (media["mp4"], 40), (DEMO_VIDEO, 8), (media["gif"], 5), (media["png"], 3)):
+        assert map_frames(brightness, path, n) == [brightness(f) for f in load_frames(path, n)]
