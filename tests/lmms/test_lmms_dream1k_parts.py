@@ -251,3 +251,21 @@ def test_generation_settings_and_model_arguments(tiny_checkpoint):
         Tarsier(pretrained=str(tiny_checkpoint), dtype="int8")
     with pytest.raises(ValueError, match="num_frames must be a positive integer, got '0'"):
         Tarsier(pretrained=str(tiny_checkpoint), num_frames="0")
+
+
+def test_predictions_are_kept_when_the_judge_cannot_be_used(tmp_path, monkeypatch, caplog):
+    from lmms_tasks.autodq import JudgeSetupError
+    from lmms_tasks.autodq.cli import read_predictions
+    from lmms_tasks.autodq.testing import LocalJudgeServer
+
+    docs = data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path)))
+    items = [utils.dream1k_process_results(doc, [f"Prediction {doc['clip_id']}."])["autodq"] for doc in docs[:3]]
+    args = argparse.Namespace(output_path=str(tmp_path / "out"), model="dummy", model_args="", limit=3, offset=0, gen_kwargs="")
+    with LocalJudgeServer(models={"another-judge"}) as server:  # answers 404 "model not found" to gpt-3.5-turbo-0125
+        monkeypatch.setenv("TARSIER_JUDGE_BASE_URL", server.base_url)
+        monkeypatch.setenv("TARSIER_AUTODQ_CACHE", str(tmp_path / "cache"))
+        with caplog.at_level(logging.ERROR), pytest.raises(JudgeSetupError):
+            utils.dream1k_autodq(items, args=args)
+    (saved,) = (tmp_path / "out").rglob("predictions.jsonl")
+    assert read_predictions(saved) == {"1": "Prediction 1.", "2": "Prediction 2.", "3": "Prediction 3."}
+    assert f"tarsier-autodq score {saved} --annotations {DREAM1K_ANNOTATIONS}" in caplog.text

@@ -41,6 +41,7 @@ def check_report_shape(report: dict, n_clips: int) -> None:
     artifacts = report["artifacts"]
     assert json.loads(Path(artifacts["results"]).read_text())["overall"] == report["overall"]
     assert len(Path(artifacts["per_clip"]).read_text().splitlines()) == n_clips
+    assert len(Path(artifacts["predictions"]).read_text().splitlines()) == n_clips
     assert Path(artifacts["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(artifacts["plot"]).parent.parent == Path(artifacts["results"]).parent.parent
 
@@ -112,6 +113,7 @@ def test_tarsier_model_run_matches_direct_generation(tmp_path, lmms_env, tiny_ch
     results, samples = load_run(tmp_path / "out", process)
 
     expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    assert len(set(expected)) == 4  # the clips look different to the model
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
     assert [sample["filtered_resps"] for sample in samples] == expected
     assert results["config"]["model_backend"] == "lmms_tasks.models.tarsier.TarsierChat (chat)"
@@ -142,16 +144,20 @@ def test_two_processes_share_the_clips_and_score_them_once(tmp_path, lmms_env, t
     assert results["results"]["dream1k"]["autodq_n_scored,none"] == 4
 
 
-def test_include_path_runs_the_task_without_automatic_discovery(tmp_path, lmms_env):
+def test_include_path_runs_the_task_without_automatic_discovery(tmp_path, lmms_env, tiny_checkpoint, dream1k_videos):
+    """Also the simple model class (``--force_simple``): same prompt, same predictions as the chat one."""
     lmms_env["TARSIER_HF_TASK_DISCOVERY"] = "0"
+    model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8"
     process = run_lmms_eval(
-        ["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", "--include_path", str(TASKS_DIR), *dream1k_args(tmp_path / "out")],
+        ["--model", "tarsier", "--force_simple", "--model_args", model_args, "--include_path", str(TASKS_DIR), *dream1k_args(tmp_path / "out")],
         lmms_env,
         tmp_path,
     )
-    results, _ = load_run(tmp_path / "out", process)
-    assert results["results"]["dream1k"]["autodq_f1,none"] == pytest.approx(2 * 0.1 * 0.125 / 0.225)
-    assert results["configs"]["dream1k"]["task"] == "dream1k"
+    results, samples = load_run(tmp_path / "out", process)
+    assert results["config"]["model_backend"] == "lmms_tasks.models.tarsier.Tarsier (simple)"
+    expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    assert [sample["autodq"]["prediction"] for sample in samples] == expected
+    check_report_shape(results["results"]["dream1k"]["autodq,none"], n_clips=4)
 
 
 def test_task_listing_needs_no_judge_key_nor_data(tmp_path):

@@ -7,8 +7,10 @@ then
 
 - writes each clip's events, judgments and scores into its record (which lmms-eval logs with ``--log_samples``),
 - adds to the report a protocol with what the scorer cannot know (prompt, frames, sampling, model, data),
-- saves the AutoDQ results JSON, the per-clip JSONL and the PNG plot in
-  ``<output_path>/<model>/dream1k_autodq_<time>_<id>/``, next to lmms-eval's results file (with ``--output_path``).
+- with ``--output_path``, writes ``predictions.jsonl`` before asking the judge (so that a judge that cannot be
+  reached costs no generation: score the file later with ``tarsier-autodq score``), then the AutoDQ results JSON,
+  the per-clip JSONL and the PNG plot, in ``<output_path>/<model>/dream1k_autodq_<time>_<id>/``, next to
+  lmms-eval's results file.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Already in the record, or (the reference) in the logged row's "target".
 _NOT_COPIED_TO_RECORD = ("idx", "source", "prediction", "reference")
+PREDICTIONS_FILE = "predictions.jsonl"
 _reports: dict[tuple, dict] = {}
 _lock = threading.Lock()
 
@@ -63,11 +66,26 @@ def _score(records, annotations_path: str, judge: JudgeConfig, args, key: tuple)
         by_clip[record["clip_id"]] = record
     annotations = load_dream1k_annotations(annotations_path)
     predictions = {clip_id: record["prediction"] for clip_id, record in by_clip.items()}
-    report = AutoDQScorer(judge=judge).score(predictions, annotations, protocol=_task_protocol(args, annotations_path))
+    run_dir = _run_dir(args, key)
+    predictions_file = _save_predictions(by_clip.values(), run_dir) if run_dir else None
+    try:
+        report = AutoDQScorer(judge=judge).score(predictions, annotations, protocol=_task_protocol(args, annotations_path))
+    except Exception as error:
+        if predictions_file:
+            logger.error(
+                "dream1k: AutoDQ scoring failed (%s). The predictions are in %s; once the judge works, score them with "
+                "`tarsier-autodq score %s --annotations %s`",
+                error, predictions_file, predictions_file, annotations_path,
+            )
+        raise
     for row in report.per_clip:
         by_clip[row["idx"]].update({name: value for name, value in row.items() if name not in _NOT_COPIED_TO_RECORD})
     results = dict(report.results)
-    results["artifacts"] = _save(report, args, key)
+    results["artifacts"] = None
+    if run_dir:
+        paths = report.save(run_dir)
+        results["artifacts"] = {"predictions": str(predictions_file), **{name: str(path) for name, path in paths.items()}}
+        logger.warning("dream1k: AutoDQ results, per-clip judgments and plot written to %s", run_dir)
     return results
 
 
@@ -96,10 +114,11 @@ def _hub_commit(path: str) -> str | None:
     return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else None
 
 
-def _save(report, args, key: tuple) -> dict | None:
+def _run_dir(args, key: tuple) -> Path | None:
+    """``<output_path>/<model>/dream1k_autodq_<time>_<id>``: next to lmms-eval's results file for the same run."""
     output_path = getattr(args, "output_path", None)
     if not output_path:
-        logger.info("dream1k: no --output_path, so the AutoDQ per-clip file and plot are not written")
+        logger.info("dream1k: no --output_path, so the predictions, per-clip judgments and plot are not written")
         return None
     from lmms_eval.loggers.evaluation_tracker import GeneralConfigTracker
     from lmms_eval.utils import sanitize_model_name
@@ -107,6 +126,15 @@ def _save(report, args, key: tuple) -> dict | None:
     model_dir = sanitize_model_name(GeneralConfigTracker._get_model_name(getattr(args, "model_args", "") or ""))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_id = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:8]
-    paths = report.save(Path(output_path) / model_dir / f"dream1k_autodq_{stamp}_{run_id}")
-    logger.warning("dream1k: AutoDQ results, per-clip judgments and plot written to %s", paths["results"].parent)
-    return {name: str(path) for name, path in paths.items()}
+    return Path(output_path) / model_dir / f"dream1k_autodq_{stamp}_{run_id}"
+
+
+def _save_predictions(records, run_dir: Path) -> Path:
+    """The predictions, written before the judge is asked, in the format ``tarsier-autodq score`` reads."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / PREDICTIONS_FILE
+    with path.open("w", encoding="utf-8") as stream:
+        for record in records:
+            row = {"idx": record["clip_id"], "source": record["source"], "prediction": record["prediction"]}
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
