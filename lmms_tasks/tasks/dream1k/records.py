@@ -8,8 +8,10 @@ In a single process both places hold the same object. Under ``accelerate launch`
 rank 0 separately (pickled), which would give two copies; unpickling a record therefore returns the one record
 this process already holds for that annotation file, clip and prediction (:func:`_intern`), so the copies become
 one object again. (Two tasks that share all three share the record too, which is harmless: its scores are a
-function of exactly those and of the judge, which is configured per process.) The other metrics' items are :class:`ClipRef` handles to the same record, written as the bare clip id in
-the logged row instead of repeating the whole record.
+function of exactly those and of the judge, which is configured per process.)
+
+The other metrics' items are :class:`ClipRef` handles to the same record, written as the bare clip id in the
+logged row instead of repeating the whole record.
 """
 
 from __future__ import annotations
