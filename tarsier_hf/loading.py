@@ -53,16 +53,22 @@ def load_tarsier(
     dtype: str | torch.dtype = "auto",
     attn_implementation: str | None = None,
     device_map: str | dict | None = None,
+    revision: str | None = None,
+    **processor_kwargs,
 ):
     """Return ``(model, processor)`` in eval mode. ``device_map`` (e.g. ``"auto"`` to shard a 34B model over several
-    GPUs) takes precedence over ``device``."""
+    GPUs) takes precedence over ``device``; ``processor_kwargs`` (e.g. ``num_frames``) go to the processor."""
     from .processing_tarsier import TarsierProcessor
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     attn_implementation = attn_implementation or default_attn_implementation(device, torch_dtype)
     model = TarsierForConditionalGeneration.from_pretrained(
-        model_id, dtype=torch_dtype, attn_implementation=attn_implementation, device_map=device_map or device
+        model_id,
+        revision=revision,
+        dtype=torch_dtype,
+        attn_implementation=attn_implementation,
+        device_map=device_map or device,
     )
-    processor = TarsierProcessor.from_pretrained(model_id)
+    processor = TarsierProcessor.from_pretrained(model_id, revision=revision, **processor_kwargs)
     return model.eval(), processor

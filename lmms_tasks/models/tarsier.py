@@ -10,8 +10,9 @@
 - ``num_frames`` (8): frames sampled uniformly from each video, first and last included (``tarsier_hf.video_io``).
 - ``max_new_tokens``: when given, overrides the task's ``max_new_tokens`` (dream1k asks for 512, the released
   evaluation's value); otherwise the task's value, else 512.
-- ``dtype`` (``auto``: the checkpoint's), ``device_map`` (e.g. ``auto`` to spread one model over several GPUs in
-  one process), ``attn_implementation`` (``sdpa``, ``eager``, ``flash_attention_2``): passed to ``from_pretrained``.
+- ``dtype`` (``auto``: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU), ``device_map`` (e.g. ``auto`` to spread one model over several GPUs in
+  one process), ``attn_implementation`` (default: ``flash_attention_2`` when installed on CUDA, else ``sdpa``): see
+  ``tarsier_hf.loading.load_tarsier``.
 - ``video_backend`` (``auto``: decord, else PyAV), ``square_mode`` (``stretch``, the official resize, or ``pad``).
 
 ``--batch_size N`` batches N requests (left padding); ``--device`` picks the device of a single process. Under
@@ -42,8 +43,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from lmms_tasks import run_protocol
-from tarsier_hf import TarsierForConditionalGeneration
-from tarsier_hf.processing_tarsier import TarsierProcessor
+from tarsier_hf.loading import load_tarsier
 from tarsier_hf.video_io import media_kind
 
 DEFAULT_PRETRAINED = "omni-research/Tarsier-7b"
@@ -51,12 +51,6 @@ DEFAULT_MAX_NEW_TOKENS = 512
 LMMS_EVAL_DEFAULT_STOP = "\n\n"
 FRAME_SAMPLING = "uniform over the clip: frame round(i * (T - 1) / (n - 1)) for i = 0..n-1"
 _GENERATION_KEYS = ("temperature", "top_p", "top_k", "num_beams", "repetition_penalty")
-_DTYPES = {
-    "auto": "auto",
-    "float32": torch.float32, "fp32": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-}
 _PLACEHOLDERS = re.compile(r"<image>|<video>")
 
 
@@ -97,8 +91,6 @@ class Tarsier(lmms):
         self.batch_size_per_gpu = _batch_size(batch_size)
         self.video_backend = video_backend
         self.square_mode = square_mode
-        if dtype not in _DTYPES:
-            raise ValueError(f"tarsier: dtype={dtype!r} is not one of {sorted(_DTYPES)}")
 
         accelerator = Accelerator()
         self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
@@ -116,17 +108,15 @@ class Tarsier(lmms):
             self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.accelerator = accelerator
 
-        model = TarsierForConditionalGeneration.from_pretrained(
+        self._model, self.processor = load_tarsier(
             pretrained,
-            revision=revision,
-            dtype=_DTYPES[dtype],
-            device_map=device_map or None,
+            device=str(self._device),
+            dtype=dtype,
             attn_implementation=attn_implementation or None,
+            device_map=device_map or None,
+            revision=revision,
+            num_frames=self.num_frames,
         )
-        if not device_map:
-            model = model.to(self._device)
-        self._model = model.eval()
-        self.processor = TarsierProcessor.from_pretrained(pretrained, revision=revision, num_frames=self.num_frames)
         self._tokenizer = self.processor.tokenizer
         run_protocol.report_model_settings(
             model="tarsier",
