@@ -355,18 +355,21 @@ def _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler) -
     indices = _indices_in_clip(total, reader.get_avg_fps(), num_frames, start_time, end_time, sampler, str(path))
     chunks = _split_at_keyframes(sorted(set(indices)), list(reader.get_key_indices()), _decode_workers())
 
-    def decode(chunk_number: int) -> None:
-        own = reader if chunk_number == 0 else decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        for index in chunks[chunk_number]:
-            sink(index, own[index].asnumpy())
+    def decode(chunk: list[int], own_reader) -> None:
+        for index in chunk:
+            sink(index, own_reader[index].asnumpy())
 
     if len(chunks) == 1:
-        decode(0)
+        decode(chunks[0], reader)
     else:
         # Each chunk starts in its own keyframe interval, so separate readers decode disjoint parts of the stream
         # in parallel (decord releases the GIL). Decoding is deterministic: the frames equal a single reader's.
+        # Every chunk gets a reader made in its own thread: sharing the first reader was measured to be slower.
+        def decode_with_new_reader(chunk: list[int]) -> None:
+            decode(chunk, decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1))
+
         with ThreadPoolExecutor(len(chunks)) as pool:
-            list(pool.map(decode, range(len(chunks))))
+            list(pool.map(decode_with_new_reader, chunks))
     return indices
 
 
