@@ -221,4 +221,8 @@ def save_tiny_checkpoint(path, layout: str = "native", seed: int = 0, **config_o
     build_tiny_tokenizer().save_pretrained(path)
     image_size = model.config.vision_config.image_size
     (path / "preprocessor_config.json").write_text(json.dumps(clip_preprocessor_config(image_size), indent=2))
+    if layout == "native":  # issue 3: native checkpoints also carry the processor config and chat template
+        from .processing_tarsier import TarsierProcessor
+
+        TarsierProcessor.from_pretrained(path).save_pretrained(path)
     return path
