@@ -210,6 +210,7 @@ class TarsierProcessor(ProcessorMixin):
         texts = [text] if isinstance(text, str) else list(text)
         if not all(isinstance(t, str) for t in texts):
             raise ValueError("`text` must be a string or a list of strings.")
+        self.num_image_tokens  # noqa: B018  (fails early, before decoding, when patch_size is unknown)
         texts = self._place_visuals(texts, image_items, image_groups, video_items, video_groups)
         if merged.get("wrap_prompt", self.wrap_prompt):
             texts = [t if _VICUNA_TURN.search(t) else f"USER: {t} ASSISTANT: " for t in texts]

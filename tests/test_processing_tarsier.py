@@ -95,6 +95,18 @@ def test_auto_processor_on_a_native_checkpoint(tmp_path):
     assert type(loaded) is TarsierProcessor and loaded.num_image_tokens == 7
 
 
+def test_tokenizer_and_preprocessor_only_folder(checkpoint, tmp_path, clips):
+    for name in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"):
+        (tmp_path / name).write_bytes((checkpoint / name).read_bytes())
+    unknown = TarsierProcessor.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="patch_size is not set"):
+        unknown(text=DESCRIBE, videos=clips["a"])
+    given = TarsierProcessor.from_pretrained(tmp_path, patch_size=14)
+    assert given(text=DESCRIBE, videos=clips["a"])["input_ids"] == TarsierProcessor.from_pretrained(checkpoint)(
+        text=DESCRIBE, videos=clips["a"]
+    )["input_ids"]
+
+
 def test_positions_per_frame_at_tarsier_7b_size(processor_336):
     assert processor_336.num_image_tokens == 24 * 25 + 1 == 601
 
@@ -208,6 +220,25 @@ def test_chat_template_gives_the_processor_ids(processor):
     direct = processor(text=DESCRIBE, videos=str(DEMO_VIDEO), return_tensors="pt")
     assert chat["input_ids"].tolist() == direct["input_ids"].tolist()
     torch.testing.assert_close(chat["pixel_values"], direct["pixel_values"], rtol=0, atol=0)
+
+
+def test_batched_chat_template_with_and_without_video(processor, clips):
+    conversations = [
+        [{"role": "user", "content": [{"type": "video", "path": str(clips["a"])}, {"type": "text", "text": "Hi?"}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "Only text here."}]}],
+    ]
+    out = processor.apply_chat_template(
+        conversations,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"num_frames": 2, "padding": True, "padding_side": "left"},
+    )
+    assert out["pixel_values"].shape[0] == 2
+    assert (out["input_ids"] == TINY_IMAGE_TOKEN_ID).sum(dim=1).tolist() == [14, 0]
+    text_only = processor(text="Only text here.")["input_ids"][0]
+    assert out["input_ids"][1, -len(text_only) :].tolist() == text_only
 
 
 def test_chat_template_multi_turn_and_assistant_mask(processor, clips):
