@@ -18,9 +18,10 @@ import argparse
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-import av  # noqa: F401  (imported before decord: see tarsier_hf/video_io.py)
+import av
 import decord
 import numpy as np
 import torch
@@ -73,6 +74,10 @@ def official_loop(path: str, n: int, clip_processor) -> torch.Tensor:
     return clip_processor(images, return_tensors="pt")["pixel_values"]
 
 
+def processor_pixels(processor, path: str, n: int, fast: bool) -> torch.Tensor:
+    return processor(videos=path, num_frames=n, fast_resize=fast, return_tensors="pt")["pixel_values"]
+
+
 def interleaved_medians(functions: dict, repeats: int) -> tuple[dict, dict]:
     """Median seconds per function, timing them in turn within each round so that load from other processes hits
     all of them alike; also returns each function's last result."""
@@ -112,13 +117,11 @@ def main():
             for n in (8, 16):
                 seconds, results = interleaved_medians(
                     {
-                        "decode": lambda: decode_only(path, n),
-                        "ours": lambda: load_frames(path, n),
-                        "official": lambda: official_loop(path, n, clip_processor),
-                        "default": lambda: processor(videos=path, num_frames=n, return_tensors="pt")["pixel_values"],
-                        "fast": lambda: processor(
-                            videos=path, num_frames=n, fast_resize=True, return_tensors="pt"
-                        )["pixel_values"],
+                        "decode": partial(decode_only, path, n),
+                        "ours": partial(load_frames, path, n),
+                        "official": partial(official_loop, path, n, clip_processor),
+                        "default": partial(processor_pixels, processor, path, n, fast=False),
+                        "fast": partial(processor_pixels, processor, path, n, fast=True),
                     },
                     args.repeats,
                 )
@@ -132,7 +135,7 @@ def main():
                 print(
                     f"{name:22} {n:>3} {t_decode:7.3f} {t_ours:8.3f} {t_official:8.3f} {t_default:8.3f} {t_fast:7.3f} "
                     f"{t_official / t_default:7.2f}x {t_official / t_fast:7.2f}x {t_fast / t_decode:7.2f}x "
-                    f"{str(identical):>8} {worst:.4f} ({worst / grey_level:.1f} lv) / {mean / grey_level:.2f} lv"
+                    f"{identical!s:>8} {worst:.4f} ({worst / grey_level:.1f} lv) / {mean / grey_level:.2f} lv"
                 )
     print(
         "\ndecode: one decord reader (official); ours-dec: tarsier_hf.video_io.load_frames (parallel readers across "

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .video_io import DEFAULT_NUM_FRAMES, MediaError, find_media_files, load_frames, media_kind
 
-__all__ = ["main", "DEFAULT_MODEL"]
+__all__ = ["DEFAULT_MODEL", "main"]
 
 DEFAULT_MODEL = "omni-research/Tarsier-7b"
 # The official quick start's prompts (tasks/inference_quick_start.py).
@@ -107,7 +107,9 @@ def describe_command(args) -> int:
         return EXIT_MODEL_ERROR
 
     for path in tqdm(files, desc="Describing", unit="file", disable=len(files) < 2, file=sys.stderr):
-        inputs = processor(text=prompt_for(path, args.prompt), videos=str(path), num_frames=args.frames, return_tensors="pt")
+        inputs = processor(
+            text=prompt_for(path, args.prompt), videos=str(path), num_frames=args.frames, return_tensors="pt"
+        )
         inputs = inputs.to(model.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
         with torch.inference_mode():

@@ -18,14 +18,14 @@ pure noise), since the official path then upsamples twice.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["SQUARE_MODES", "make_square", "FramePreprocessor", "official_pixel_values", "fast_pixel_values"]
+__all__ = ["SQUARE_MODES", "FramePreprocessor", "fast_pixel_values", "make_square", "official_pixel_values"]
 
 SQUARE_MODES = ("stretch", "pad")
 

@@ -15,7 +15,6 @@ What it reproduces from the official pipeline (bytedance/tarsier ``dataset/proce
 The same prompt format ships as the processor's chat template, with ``{% generation %}`` around assistant turns.
 """
 
-
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from transformers.utils import cached_file
 from .image_processing_tarsier import FramePreprocessor
 from .video_io import DEFAULT_NUM_FRAMES, MediaError, frames_from_decoded, load_frames, map_frames, media_kind
 
-__all__ = ["TarsierProcessor", "DEFAULT_CHAT_TEMPLATE"]
+__all__ = ["DEFAULT_CHAT_TEMPLATE", "TarsierProcessor"]
 
 # Vicuna-v1 turns as the official code writes them (tools/conversation.py, dataset/processor.py): "USER: " + user
 # text + " ", "ASSISTANT: " + answer + "</s>"; the generation prompt is "ASSISTANT: " (with the trailing space, as
@@ -60,7 +59,7 @@ DEFAULT_CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ 'ASSISTANT: ' }}{%- endif -%}"
 )
 
-_VICUNA_TURN = re.compile(r"USER:(.*)ASSISTANT:(.*)", re.S)
+_VICUNA_TURN = re.compile(r"USER:(.*)ASSISTANT:(.*)", re.DOTALL)
 _LEADING_USER = re.compile(r"\s*USER:\s*")
 
 
@@ -131,7 +130,9 @@ class TarsierProcessor(ProcessorMixin):
         super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE, **kwargs)
         image_token_id = tokenizer.convert_tokens_to_ids(image_token)
         if image_token_id is None or image_token_id == tokenizer.unk_token_id:
-            raise ValueError(f"The tokenizer has no {image_token!r} token; Tarsier's tokenizer adds it as a special token.")
+            raise ValueError(
+                f"The tokenizer has no {image_token!r} token; Tarsier's tokenizer adds it as a special token."
+            )
         self.image_token_id = image_token_id
 
     # ------------------------------------------------------------------------------------------------- loading
@@ -173,9 +174,7 @@ class TarsierProcessor(ProcessorMixin):
         if "num_frames" in kwargs and kwargs["num_frames"] is not None:
             _check_num_frames(kwargs["num_frames"])
         kwargs.pop("do_sample_frames", None)  # sampling always happens for files; see `num_frames`
-        merged = self._merge_kwargs(
-            TarsierProcessorKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs
-        )
+        merged = self._merge_kwargs(TarsierProcessorKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         text_kwargs, images_kwargs, videos_kwargs = (
             merged["text_kwargs"],
             merged["images_kwargs"],
@@ -240,7 +239,9 @@ class TarsierProcessor(ProcessorMixin):
         if merged.get("return_mm_token_type_ids"):
             data["mm_token_type_ids"] = self.create_mm_token_type_ids(data["input_ids"])
         return BatchFeature(
-            _tensor_layout(data, return_tensors), tensor_type=return_tensors, skip_tensor_conversion=self.skip_tensor_conversion
+            _tensor_layout(data, return_tensors),
+            tensor_type=return_tensors,
+            skip_tensor_conversion=self.skip_tensor_conversion,
         )
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -302,7 +303,7 @@ class TarsierProcessor(ProcessorMixin):
                 continue
             user = _LEADING_USER.match(sample)
             if user and _VICUNA_TURN.search(sample):
-                placed.append(f"USER: {visuals} {sample[user.end():]}")
+                placed.append(f"USER: {visuals} {sample[user.end() :]}")
             else:
                 placed.append(f"{visuals} {sample.strip()}")
         return placed
@@ -386,7 +387,7 @@ def _is_path(value) -> bool:
 
 
 def _is_array(value) -> bool:
-    return isinstance(value, np.ndarray) or isinstance(value, torch.Tensor)
+    return isinstance(value, (np.ndarray, torch.Tensor))
 
 
 def _is_frame(value) -> bool:

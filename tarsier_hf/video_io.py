@@ -38,21 +38,21 @@ except ImportError:  # PyAV is optional when decord is installed
     av = None
 
 __all__ = [
-    "VIDEO_EXTENSIONS",
+    "DEFAULT_NUM_FRAMES",
     "GIF_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "MEDIA_EXTENSIONS",
-    "DEFAULT_NUM_FRAMES",
+    "VIDEO_EXTENSIONS",
     "MediaError",
-    "media_kind",
     "find_media_files",
+    "frames_from_decoded",
+    "load_frames",
+    "map_frames",
+    "media_kind",
     "sample_frame_indices",
     "sample_stage1_indices",
     "sample_stage2_indices",
     "trim_to_frame_range",
-    "load_frames",
-    "map_frames",
-    "frames_from_decoded",
 ]
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".webm", ".mov", ".mkv", ".wmv"})
@@ -387,7 +387,7 @@ def _split_at_keyframes(indices: list[int], keyframes: list[int], max_chunks: in
         return [indices]
 
     def slowest(bounds) -> int:
-        return max(indices[b - 1] - keyframes[max(interval[a], 0)] + 1 for a, b in zip(bounds, bounds[1:]))
+        return max(indices[b - 1] - keyframes[max(interval[a], 0)] + 1 for a, b in itertools.pairwise(bounds))
 
     best = [0, len(indices)]
     for count in range(1, min(max_chunks - 1, len(cuts)) + 1):
@@ -395,7 +395,7 @@ def _split_at_keyframes(indices: list[int], keyframes: list[int], max_chunks: in
             bounds = [0, *chosen, len(indices)]
             if slowest(bounds) < slowest(best):
                 best = bounds
-    return [indices[a:b] for a, b in zip(best, best[1:])]
+    return [indices[a:b] for a, b in itertools.pairwise(best)]
 
 
 def _decode_with_pyav(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
@@ -476,7 +476,9 @@ def _frame_array(frame, source) -> np.ndarray:
     if isinstance(frame, Image.Image):
         return np.asarray(frame.convert("RGB"))
     if not _is_array(frame):
-        raise MediaError(f"{source}: expected a PIL image, numpy array or torch tensor frame, got {type(frame).__name__}")
+        raise MediaError(
+            f"{source}: expected a PIL image, numpy array or torch tensor frame, got {type(frame).__name__}"
+        )
     array = _to_numpy(frame)
     if array.dtype != np.uint8:
         raise MediaError(f"{source}: frames must be uint8 RGB (0-255), got dtype {array.dtype}")

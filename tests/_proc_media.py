@@ -13,7 +13,14 @@ from PIL import Image
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEMO_VIDEO = SHARED_DATA / "videos" / "demo_test.mp4"
 
-CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9", ".avi": "mpeg4", ".wmv": "wmv2"}
+CODECS = {
+    ".mp4": "libx264",
+    ".mkv": "libx264",
+    ".mov": "libx264",
+    ".webm": "libvpx-vp9",
+    ".avi": "mpeg4",
+    ".wmv": "wmv2",
+}
 
 
 def index_frame(index: int, width: int = 64, height: int = 48) -> np.ndarray:
@@ -28,11 +35,12 @@ def frame_index(frame: np.ndarray) -> int:
     """The index :func:`index_frame` encoded in ``frame`` (read from the central region)."""
     height, width = frame.shape[:2]
     centre = frame[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4].reshape(-1, 3).mean(axis=0)
-    return int(round((centre[0] - 4) / 8)) + 32 * int(round((centre[1] - 4) / 8))
+    return round((centre[0] - 4) / 8) + 32 * round((centre[1] - 4) / 8)
 
 
-def write_video(path, num_frames: int = 30, fps: int = 10, width: int = 64, height: int = 48, frames=None,
-                faststart: bool = False) -> Path:
+def write_video(
+    path, num_frames: int = 30, fps: int = 10, width: int = 64, height: int = 48, frames=None, faststart: bool = False
+) -> Path:
     """A video of index-coded frames (or the given ``frames``), codec chosen from the extension."""
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}

@@ -9,8 +9,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from _proc_media import DEMO_VIDEO, write_gif, write_image, write_video
+
 from tarsier_hf.cli import expand_inputs, main, prompt_for
 from tarsier_hf.testing import save_tiny_checkpoint
 from tarsier_hf.video_io import MediaError
@@ -25,7 +25,7 @@ def tarsier_command() -> list[str]:
 def run_tarsier(*args, timeout=240):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run(
-        [*tarsier_command(), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+        [*tarsier_command(), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
 
 
@@ -47,13 +47,25 @@ def inputs(tmp_path_factory):
 
 def test_describe_several_inputs_as_json_lines(checkpoint, inputs):
     result = run_tarsier(
-        "describe", DEMO_VIDEO, inputs["folder"], "--model", checkpoint, "--frames", "4", "--max-new-tokens", "6",
-        "--device", "cpu", "--json",
+        "describe",
+        DEMO_VIDEO,
+        inputs["folder"],
+        "--model",
+        checkpoint,
+        "--frames",
+        "4",
+        "--max-new-tokens",
+        "6",
+        "--device",
+        "cpu",
+        "--json",
     )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["path"] for r in records] == [
-        str(DEMO_VIDEO), str(inputs["folder"] / "a.png"), str(inputs["folder"] / "b.gif")
+        str(DEMO_VIDEO),
+        str(inputs["folder"] / "a.png"),
+        str(inputs["folder"] / "b.gif"),
     ]
     assert all(set(r) == {"path", "description"} and isinstance(r["description"], str) for r in records)
     assert "Describing" in result.stderr  # progress bar for several inputs

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from _proc_media import DEMO_VIDEO, frame_index, index_frame, write_gif, write_image, write_video
 from PIL import Image
 from transformers import AutoProcessor
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 import tarsier_hf  # noqa: F401  (registers TarsierProcessor with AutoProcessor)
-from _proc_media import DEMO_VIDEO, frame_index, index_frame, write_gif, write_image, write_video
 from tarsier_hf import TarsierForConditionalGeneration
 from tarsier_hf.processing_tarsier import TarsierProcessor
 from tarsier_hf.testing import CLIP_MEAN, CLIP_STD, TINY_IMAGE_TOKEN_ID, build_tiny_tokenizer, save_tiny_checkpoint
@@ -102,9 +102,10 @@ def test_tokenizer_and_preprocessor_only_folder(checkpoint, tmp_path, clips):
     with pytest.raises(ValueError, match="patch_size is not set"):
         unknown(text=DESCRIBE, videos=clips["a"])
     given = TarsierProcessor.from_pretrained(tmp_path, patch_size=14)
-    assert given(text=DESCRIBE, videos=clips["a"])["input_ids"] == TarsierProcessor.from_pretrained(checkpoint)(
-        text=DESCRIBE, videos=clips["a"]
-    )["input_ids"]
+    assert (
+        given(text=DESCRIBE, videos=clips["a"])["input_ids"]
+        == TarsierProcessor.from_pretrained(checkpoint)(text=DESCRIBE, videos=clips["a"])["input_ids"]
+    )
 
 
 def test_positions_per_frame_at_tarsier_7b_size(processor_336):
@@ -210,7 +211,13 @@ def test_fast_path_deviation(processor_336):
 
 def test_chat_template_gives_the_processor_ids(processor):
     conversation = [
-        {"role": "user", "content": [{"type": "video", "path": str(DEMO_VIDEO)}, {"type": "text", "text": "Describe the video in detail."}]}
+        {
+            "role": "user",
+            "content": [
+                {"type": "video", "path": str(DEMO_VIDEO)},
+                {"type": "text", "text": "Describe the video in detail."},
+            ],
+        }
     ]
     rendered = processor.apply_chat_template(conversation, add_generation_prompt=True)
     assert rendered == "USER: <video>\nDescribe the video in detail. ASSISTANT: "
@@ -243,15 +250,25 @@ def test_batched_chat_template_with_and_without_video(processor, clips):
 
 def test_chat_template_multi_turn_and_assistant_mask(processor, clips):
     conversation = [
-        {"role": "user", "content": [{"type": "video", "path": str(clips["a"])}, {"type": "text", "text": "What happens?"}]},
+        {
+            "role": "user",
+            "content": [{"type": "video", "path": str(clips["a"])}, {"type": "text", "text": "What happens?"}],
+        },
         {"role": "assistant", "content": [{"type": "text", "text": "A man walks."}]},
         {"role": "user", "content": "And then?"},
         {"role": "assistant", "content": "He sits down."},
     ]
     rendered = processor.apply_chat_template(conversation)
-    assert rendered == "USER: <video>\nWhat happens? ASSISTANT: A man walks.</s>USER: And then? ASSISTANT: He sits down.</s>"
+    assert (
+        rendered
+        == "USER: <video>\nWhat happens? ASSISTANT: A man walks.</s>USER: And then? ASSISTANT: He sits down.</s>"
+    )
     out = processor.apply_chat_template(
-        conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, processor_kwargs={"num_frames": 2}
+        conversation,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        processor_kwargs={"num_frames": 2},
     )
     ids, mask = out["input_ids"][0], out["assistant_masks"][0]
     assert len(mask) == len(ids)
@@ -304,7 +321,11 @@ def test_save_load_round_trip(processor, tmp_path, clips):
 def test_outputs_feed_the_model(checkpoint, processor, clips):
     model = TarsierForConditionalGeneration.from_pretrained(checkpoint).eval()
     inputs = processor(
-        text=[DESCRIBE, "<video>\nWhat?"], videos=[clips["a"], clips["gif"]], num_frames=2, padding=True, return_tensors="pt"
+        text=[DESCRIBE, "<video>\nWhat?"],
+        videos=[clips["a"], clips["gif"]],
+        num_frames=2,
+        padding=True,
+        return_tensors="pt",
     )
     with torch.no_grad():
         logits = model(**inputs).logits
@@ -319,7 +340,9 @@ def test_placeholder_count_must_match(processor, clips):
         processor(text="<video> and <video>", videos=clips["a"])
     with pytest.raises(ValueError, match=r"1 <image> placeholder\(s\) but 0 image\(s\)"):
         processor(text="<image> what is this?")
-    with pytest.raises(ValueError, match=r"0 <image> placeholder\(s\) but 1 image.*1 <video> placeholder\(s\) but 0 video"):
+    with pytest.raises(
+        ValueError, match=r"0 <image> placeholder\(s\) but 1 image.*1 <video> placeholder\(s\) but 0 video"
+    ):
         processor(text="<video> what is this?", images=[clips["png"]])
 
 

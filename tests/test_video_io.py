@@ -6,8 +6,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from _proc_media import (
     CODECS,
     DEMO_VIDEO,
@@ -20,6 +18,8 @@ from _proc_media import (
     write_video,
     write_zero_frame_video,
 )
+from PIL import Image
+
 from tarsier_hf.video_io import (
     MediaError,
     find_media_files,
