@@ -181,6 +181,8 @@ class TarsierProcessor(ProcessorMixin):
             merged["videos_kwargs"],
         )
         return_tensors = text_kwargs.pop("return_tensors", None) or images_kwargs.get("return_tensors")
+        for flag in ("return_mm_token_type_ids", "return_text_replacement_offsets"):  # processor-level, not tokenizer
+            text_kwargs.pop(flag, None)
 
         image_items, image_groups = _normalize_images(images)
         video_items, video_groups = _normalize_videos(videos)
@@ -209,7 +211,7 @@ class TarsierProcessor(ProcessorMixin):
         texts = [text] if isinstance(text, str) else list(text)
         if not all(isinstance(t, str) for t in texts):
             raise ValueError("`text` must be a string or a list of strings.")
-        self.num_image_tokens  # noqa: B018  (fails early, before decoding, when patch_size is unknown)
+        positions_per_frame = self.num_image_tokens  # raises before any decoding when patch_size is unknown
         texts = self._place_visuals(texts, image_items, image_groups, video_items, video_groups)
         if merged.get("wrap_prompt", self.wrap_prompt):
             texts = [t if _VICUNA_TURN.search(t) else f"USER: {t} ASSISTANT: " for t in texts]
@@ -227,9 +229,11 @@ class TarsierProcessor(ProcessorMixin):
                 counts.append(len(pixels))
             frames_per_placeholder.append(counts)
 
-        expanded, replacement_offsets = self._expand(texts, placeholder, frames_per_placeholder)
+        expanded, replacement_offsets = self._expand(texts, placeholder, frames_per_placeholder, positions_per_frame)
         text_inputs = self.tokenizer(expanded, **text_kwargs)
-        self._check_no_image_token_cut(text_inputs["input_ids"], frames_per_placeholder, text_kwargs)
+        self._check_no_image_token_cut(
+            text_inputs["input_ids"], frames_per_placeholder, positions_per_frame, text_kwargs.get("max_length")
+        )
 
         data = dict(text_inputs)
         if processed:
@@ -332,10 +336,9 @@ class TarsierProcessor(ProcessorMixin):
             )
         return preprocessor.map(frames_from_decoded(item, num_frames, source=f"video #{index}"))
 
-    def _expand(self, texts, placeholder, frames_per_placeholder):
-        """Replace each placeholder with ``frames x num_image_tokens`` image tokens; also return where each
-        replacement went (transformers' ``text_replacement_offsets`` format)."""
-        per_frame = self.num_image_tokens
+    def _expand(self, texts, placeholder, frames_per_placeholder, per_frame: int):
+        """Replace each placeholder with ``frames x per_frame`` image tokens; also return where each replacement
+        went (transformers' ``text_replacement_offsets`` format)."""
         expanded, offsets = [], []
         for sample, counts in zip(texts, frames_per_placeholder):
             pieces, sample_offsets, last, shift = [], [], 0, 0
@@ -361,14 +364,13 @@ class TarsierProcessor(ProcessorMixin):
             offsets.append(sample_offsets)
         return expanded, offsets
 
-    def _check_no_image_token_cut(self, input_ids, frames_per_placeholder, text_kwargs) -> None:
-        per_frame = self.num_image_tokens
+    def _check_no_image_token_cut(self, input_ids, frames_per_placeholder, per_frame: int, max_length) -> None:
         for index, (ids, counts) in enumerate(zip(input_ids, frames_per_placeholder)):
             expected = per_frame * sum(counts)
             found = sum(1 for token in ids if token == self.image_token_id)
             if found != expected:
                 raise ValueError(
-                    f"max_length={text_kwargs.get('max_length')} truncation would cut image tokens from text "
+                    f"max_length={max_length} truncation would cut image tokens from text "
                     f"#{index}: its {sum(counts)} frame(s) need {expected} image-token positions "
                     f"({per_frame} per frame) but only {found} fit. Raise max_length or sample fewer frames."
                 )
