@@ -11,9 +11,13 @@ Sampling (indices are relative to the clip after start/end trimming):
 
 Decoding: :func:`load_frames` turns a file into ``(n, H, W, 3)`` uint8 RGB frames — videos (mp4, avi, webm, mov,
 mkv, wmv) with decord, or PyAV when decord is missing or fails on the file (and for wmv, where decord's seeking
-picks wrong frames); GIFs with Pillow; still images as one
-frame. :func:`frames_from_decoded` does the same for frames the caller already holds (PIL images, numpy arrays,
-torch tensors). Every problem with an input raises :class:`MediaError` naming the file and the problem.
+picks wrong frames); GIFs with Pillow; still images as one frame. decord and PyAV return the same frames; their
+pixels are identical on every file in the tests (which allow 2 grey levels for other FFmpeg builds). When the
+sampled frames span several keyframe intervals, separate decord readers decode them in parallel (same frames).
+:func:`map_frames` applies a per-frame function while decoding goes on. :func:`frames_from_decoded` takes frames
+the caller already holds (PIL images, numpy arrays, torch tensors). Every problem with an input raises
+:class:`MediaError` naming the file and the problem: missing file, unsupported extension, corrupt or truncated
+video, zero-frame video, start time beyond the end, fewer than one frame requested.
 """
 
 from __future__ import annotations
