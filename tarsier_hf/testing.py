@@ -45,7 +45,7 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 _CORPUS = [
-    "USER: Describe the video in detail. ASSISTANT: A man walks into the room and sits down on a chair.",
+    "USER: <video>\nDescribe the video in detail. ASSISTANT: A man walks into the room and sits down on a chair.",
     "A woman is singing on a stage while the crowd claps their hands.",
     "The camera pans to the left, showing a dog running across the green field.",
     "Two characters talk to each other, then one of them raises a hand and leaves.",
