@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["SQUARE_MODES", "FramePreprocessor", "fast_pixel_values", "make_square", "official_pixel_values"]
+__all__ = ["SQUARE_MODES", "FramePreprocessor", "make_square"]
 
 SQUARE_MODES = ("stretch", "pad")
 
@@ -95,22 +95,6 @@ class FramePreprocessor:
         workers = max(1, min(len(frames), max_workers or os.cpu_count() or 1))
         with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(self, frames))
-
-
-def official_pixel_values(
-    frames: Sequence[np.ndarray], image_processor, square_mode: str = "stretch", max_workers: int | None = None
-) -> torch.Tensor:
-    """``(n, 3, H, W)`` float32: square each ``(h, w, 3)`` uint8 frame, then the CLIP image processor."""
-    preprocessor = FramePreprocessor(image_processor, square_mode)
-    return preprocessor.stack(preprocessor.map(frames, max_workers))
-
-
-def fast_pixel_values(
-    frames: Sequence[np.ndarray], image_processor, square_mode: str = "stretch", max_workers: int | None = None
-) -> torch.Tensor:
-    """``(n, 3, H, W)`` float32 approximating :func:`official_pixel_values` with one resize per frame."""
-    preprocessor = FramePreprocessor(image_processor, square_mode, fast=True)
-    return preprocessor.stack(preprocessor.map(frames, max_workers))
 
 
 def _resize_side(image_processor) -> int:

@@ -29,7 +29,15 @@ from transformers.processing_utils import ImagesKwargs, ProcessingKwargs, Proces
 from transformers.utils import cached_file
 
 from .image_processing_tarsier import FramePreprocessor
-from .video_io import DEFAULT_NUM_FRAMES, MediaError, frames_from_decoded, load_frames, map_frames, media_kind
+from .video_io import (
+    DEFAULT_NUM_FRAMES,
+    MediaError,
+    check_num_frames,
+    frames_from_decoded,
+    load_frames,
+    map_frames,
+    media_kind,
+)
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "TarsierProcessor"]
 
@@ -172,7 +180,7 @@ class TarsierProcessor(ProcessorMixin):
         """Returns ``input_ids`` / ``attention_mask`` (when ``text`` is given) and ``pixel_values`` ``(frames, 3, H,
         W)``, the frames in the order their placeholders appear in the batch."""
         if "num_frames" in kwargs and kwargs["num_frames"] is not None:
-            _check_num_frames(kwargs["num_frames"])
+            check_num_frames(kwargs["num_frames"])
         kwargs.pop("do_sample_frames", None)  # sampling always happens for files; see `num_frames`
         merged = self._merge_kwargs(TarsierProcessorKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         text_kwargs, images_kwargs, videos_kwargs = (
@@ -377,11 +385,6 @@ class TarsierProcessor(ProcessorMixin):
 
 
 # ---------------------------------------------------------------------------------------------- module helpers
-
-
-def _check_num_frames(num_frames) -> None:
-    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
-        raise MediaError(f"num_frames must be an integer >= 1, got {num_frames!r}")
 
 
 def _is_path(value) -> bool:

@@ -48,6 +48,7 @@ __all__ = [
     "MEDIA_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "MediaError",
+    "check_num_frames",
     "find_media_files",
     "frames_from_decoded",
     "load_frames",
@@ -115,9 +116,14 @@ def _listing(extensions) -> str:
 # --------------------------------------------------------------------------------------------------- sampling
 
 
-def _check_counts(total_frames: int, num_frames: int) -> None:
+def check_num_frames(num_frames) -> None:
+    """Raise :class:`MediaError` unless ``num_frames`` is an integer >= 1."""
     if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
-        raise MediaError(f"the number of frames to sample must be an integer >= 1, got {num_frames!r}")
+        raise MediaError(f"num_frames (the number of frames to sample) must be an integer >= 1, got {num_frames!r}")
+
+
+def _check_counts(total_frames: int, num_frames: int) -> None:
+    check_num_frames(num_frames)
     if total_frames < 1:
         raise MediaError(f"cannot sample from a clip of {total_frames} frames")
 

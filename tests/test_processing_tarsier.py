@@ -361,7 +361,7 @@ def test_bad_media_errors_name_the_file(processor, clips, tmp_path):
         processor(text=DESCRIBE, videos=str(tmp_path / "notes.txt"))
     with pytest.raises(MediaError, match=r"a\.mp4: start_time 9s is beyond the end"):
         processor(text=DESCRIBE, videos=clips["a"], start_time=9)
-    with pytest.raises(MediaError, match="num_frames must be an integer >= 1, got 0"):
+    with pytest.raises(MediaError, match=r"num_frames \(the number of frames to sample\) must be an integer >= 1, got 0"):
         processor(text=DESCRIBE, videos=clips["a"], num_frames=0)
     with pytest.raises(MediaError, match=r"a\.mp4: images= takes still images"):
         processor(text="<image>", images=[str(clips["a"])])

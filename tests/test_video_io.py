@@ -264,7 +264,7 @@ def test_start_time_beyond_the_end(media):
 
 @pytest.mark.parametrize("n", [0, -1])
 def test_n_below_one_names_the_file(media, n):
-    with pytest.raises(MediaError, match=r"clip\.mp4: the number of frames to sample must be an integer >= 1"):
+    with pytest.raises(MediaError, match=r"clip\.mp4: num_frames \(the number of frames to sample\) must be an integer >= 1"):
         load_frames(media["mp4"], n)
 
 
