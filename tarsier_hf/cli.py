@@ -111,7 +111,6 @@ def describe_command(args) -> int:
             text=prompt_for(path, args.prompt), videos=str(path), num_frames=args.frames, return_tensors="pt"
         )
         inputs = inputs.to(model.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
         with torch.inference_mode():
             output = model.generate(
                 **inputs,

@@ -169,6 +169,8 @@ def test_half_precision_device_map_and_default_attention(tmp_path, dtype):
         reference = tiny_model()(**inputs, pixel_values=frames(1)).logits
     assert logits.dtype == dtype
     torch.testing.assert_close(logits.float(), reference, atol=0.05, rtol=0.05)
+    with torch.no_grad():  # the processor's float32 pixels need no cast: the vision tower casts them
+        assert torch.equal(model(**inputs, pixel_values=frames(1)).logits, logits)
     out = model.generate(**inputs, pixel_values=frames(1).to(dtype), max_new_tokens=4, do_sample=False)
     assert out.shape[1] == inputs.input_ids.shape[1] + 4
 

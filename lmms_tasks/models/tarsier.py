@@ -205,8 +205,6 @@ class Tarsier(lmms):
             return_tensors="pt",
         )
         inputs = inputs.to(self._model.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)
         generated = self._model.generate(**inputs, **self._generation_settings(gen_kwargs))
         new_tokens = generated[:, inputs["input_ids"].shape[1]:]
         decoded = self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
