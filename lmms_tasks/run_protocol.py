@@ -30,3 +30,9 @@ def report_prompt(prompt: str) -> None:
 def prompts() -> list[str]:
     """Every distinct task prompt sent in this process, in first-use order."""
     return list(_prompts)
+
+
+def reset() -> None:
+    """Forget every reported setting and prompt (a new run in the same process, e.g. between tests)."""
+    _model_settings.clear()
+    _prompts.clear()

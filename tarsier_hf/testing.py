@@ -8,6 +8,7 @@ official Hub layout (``model_type: "llava"``, transformers-4 weight keys) or in 
 """
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -58,10 +59,9 @@ _CORPUS = [
 ]
 
 
-def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
-    """A Vicuna-style tokenizer (SentencePiece-like BPE with a ``▁`` word prefix, BOS added, no EOS) whose
-    special ids mirror Tarsier-7B's: ``<unk>``=0, ``<s>``=1, ``</s>``=2, ``<image>``/``<pad>`` right after the
-    base vocabulary."""
+@lru_cache(maxsize=1)
+def _trained_tokenizer_json() -> str:
+    """The trained BPE model as JSON: training is the slow part (~0.3 s), so it happens once per process."""
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True))
     tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=False)
@@ -78,6 +78,15 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
     tokenizer.train_from_iterator(_CORPUS * 20, trainer=trainer)
     if tokenizer.get_vocab_size() != TINY_BASE_VOCAB:
         raise RuntimeError(f"tiny tokenizer trained to {tokenizer.get_vocab_size()} tokens, expected {TINY_BASE_VOCAB}")
+    return tokenizer.to_str()
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A Vicuna-style tokenizer (SentencePiece-like BPE with a ``▁`` word prefix, BOS added, no EOS) whose
+    special ids mirror Tarsier-7B's: ``<unk>``=0, ``<s>``=1, ``</s>``=2, ``<image>``/``<pad>`` right after the
+    base vocabulary. The BPE model is trained once per process (deterministic); every call returns a new,
+    independent tokenizer object."""
+    tokenizer = Tokenizer.from_str(_trained_tokenizer_json())
     tokenizer.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
     )

@@ -1,54 +1,78 @@
-"""tarsier-convert: official layout in, native checkpoint out, loadable via Auto classes and trust_remote_code."""
+"""tarsier-convert: official layout in, native checkpoint out (same tensors), loadable via Auto classes and
+trust_remote_code; bad sources are refused with the reason."""
 
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 from transformers import AutoModelForImageTextToText
 
-from tarsier_hf import TarsierConfig, TarsierForConditionalGeneration
-from tarsier_hf.testing import build_tiny_tokenizer, save_tiny_checkpoint, tiny_model
+from tarsier_hf import TarsierConfig, TarsierForConditionalGeneration, TarsierProcessor
+from tarsier_hf.convert import main
+from tarsier_hf.testing import build_tiny_tokenizer, tiny_model, to_official_state_dict
 
 PROMPT = "USER: " + "<image>" * 14 + " Describe the video. ASSISTANT:"
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tarsier_hf.convert", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
+def pixel_values():
+    return torch.randn(2, 3, 28, 28, generator=torch.Generator().manual_seed(0))
 
 
 def reference_logits():
-    model = tiny_model(seed=11)
+    """The logits of the weights the session's official checkpoint holds (``tiny_model(seed=0)``)."""
     inputs = build_tiny_tokenizer()(PROMPT, return_tensors="pt")
-    pixel_values = torch.randn(2, 3, 28, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        return model(**inputs, pixel_values=pixel_values).logits
+        return tiny_model(seed=0)(**inputs, pixel_values=pixel_values()).logits
 
 
-def test_converter_writes_native_checkpoint_that_auto_classes_load(tmp_path):
-    src, dst = save_tiny_checkpoint(tmp_path / "official", layout="legacy", seed=11), tmp_path / "native"
-    result = run_cli(src, dst)
-    assert result.returncode == 0, result.stderr
-    config = json.loads((dst / "config.json").read_text())
-    assert config["model_type"] == "tarsier"
+@pytest.fixture(scope="module")
+def converted(official_checkpoint, tmp_path_factory):
+    """The session's official-layout checkpoint converted in this process (so leaks into it can be checked)."""
+    dst = tmp_path_factory.mktemp("converted") / "native"
+    assert main([str(official_checkpoint), str(dst)]) == 0
+    return dst
+
+
+def test_converted_weights_are_the_official_tensors(converted):
+    # transformers 5 saves LLaVA-family weights under the transformers-4 key names (its key mapping is reversed on
+    # save), so the converted file holds exactly the official tensors under the official keys.
+    stored = load_file(converted / "model.safetensors")
+    expected = to_official_state_dict(tiny_model(seed=0))
+    assert stored.keys() == expected.keys()
+    for key, tensor in expected.items():
+        assert torch.equal(stored[key], tensor), key
+    config = json.loads((converted / "config.json").read_text())
+    assert config["model_type"] == "tarsier" and config["architectures"] == ["TarsierForConditionalGeneration"]
     assert config["auto_map"] == {
         "AutoConfig": "configuration_tarsier.TarsierConfig",
         "AutoModelForImageTextToText": "modeling_tarsier.TarsierForConditionalGeneration",
     }
-    assert (dst / "modeling_tarsier.py").exists() and (dst / "configuration_tarsier.py").exists()
-    assert (dst / "preprocessor_config.json").exists() and (dst / "tokenizer.json").exists()
-    assert (dst / "processing_tarsier.py").exists() and (dst / "video_io.py").exists()
-    with safe_open(dst / "model.safetensors", "pt") as weights:
-        assert len(list(weights.keys())) == len(tiny_model().state_dict())
+    processor_config = json.loads((converted / "processor_config.json").read_text())
+    assert processor_config["auto_map"] == {"AutoProcessor": "processing_tarsier.TarsierProcessor"}
+    for name in ("modeling_tarsier.py", "configuration_tarsier.py", "processing_tarsier.py", "video_io.py"):
+        assert (converted / name).is_file(), name
+    for name in ("preprocessor_config.json", "tokenizer.json"):
+        assert (converted / name).is_file(), name
 
-    model = AutoModelForImageTextToText.from_pretrained(dst)
+
+def test_auto_classes_load_it_and_the_conversion_leaks_nothing_into_later_saves(converted, official_checkpoint, tmp_path):
+    model = AutoModelForImageTextToText.from_pretrained(converted)
     assert isinstance(model, TarsierForConditionalGeneration)
-    # register_for_auto_class must not leak into later saves in the same process
+    inputs = build_tiny_tokenizer()(PROMPT, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs, pixel_values=pixel_values()).logits, reference_logits(), rtol=0, atol=0)
+    # The conversion (in this process) registered the classes for auto_map; later saves must not carry it.
     assert TarsierConfig._auto_class is None and TarsierForConditionalGeneration._auto_class is None
+    assert TarsierProcessor._auto_class is None
+    tiny_model().save_pretrained(tmp_path / "plain")  # a model and processor that never saw the converted folder
+    TarsierProcessor.from_pretrained(official_checkpoint).save_pretrained(tmp_path / "plain")
+    assert "auto_map" not in json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert "auto_map" not in json.loads((tmp_path / "plain" / "processor_config.json").read_text())
 
 
 REMOTE_CODE_SCRIPT = """
@@ -63,21 +87,19 @@ with torch.no_grad():
     logits = model(**inputs, pixel_values=pixel_values).logits
 torch.save(logits, sys.argv[3])
 clip = processor(text="Describe the video.", videos=[torch.zeros(3, 40, 30, 3, dtype=torch.uint8)], return_tensors="pt")
+torch.save(dict(clip), sys.argv[4])
 print(json.dumps({"cls": type(model).__module__ + "." + type(model).__name__,
                   "processor": type(processor).__module__ + "." + type(processor).__name__,
-                  "image_tokens": int((clip["input_ids"] == model.config.image_token_index).sum()),
-                  "pixel_values": list(clip["pixel_values"].shape),
                   "problems": sum(len(v) for v in info.values())}))
 """
 
 
-def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(tmp_path):
-    src, dst = save_tiny_checkpoint(tmp_path / "official", layout="legacy", seed=11), tmp_path / "native"
-    assert run_cli(src, dst).returncode == 0
+def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(converted, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
     result = subprocess.run(
-        [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(dst), PROMPT, str(tmp_path / "logits.pt")],
+        [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(converted), PROMPT, str(tmp_path / "logits.pt"),
+         str(tmp_path / "clip.pt")],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
@@ -85,21 +107,42 @@ def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(t
     assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith("TarsierForConditionalGeneration")
     assert report["problems"] == 0
     assert report["processor"].startswith("transformers_modules.") and report["processor"].endswith("TarsierProcessor")
-    assert report["pixel_values"] == [3, 3, 28, 28] and report["image_tokens"] == 3 * 7
     torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), reference_logits(), rtol=0, atol=0)
+    # The shipped processor code gives what this package's processor gives.
+    clip = torch.load(tmp_path / "clip.pt")
+    expected = TarsierProcessor.from_pretrained(converted)(
+        text="Describe the video.", videos=[torch.zeros(3, 40, 30, 3, dtype=torch.uint8)], return_tensors="pt"
+    )
+    assert clip["input_ids"].tolist() == expected["input_ids"].tolist()
+    torch.testing.assert_close(clip["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
 
 
-def test_converter_reports_bad_source(tmp_path):
-    result = run_cli(tmp_path / "config.json", tmp_path / "out")
-    assert result.returncode != 0
-    src = save_tiny_checkpoint(tmp_path / "official", layout="legacy")
-    (src / "config.json").touch()
-    result = run_cli(src, src)
-    assert result.returncode == 1 and "DST must differ from SRC" in result.stderr
+def test_bad_sources_are_refused_with_the_reason(official_checkpoint, tmp_path, capsys):
+    (tmp_path / "config.json").write_text("{}")
+    assert main([str(tmp_path / "config.json"), str(tmp_path / "out")]) == 1
+    assert "config.json is a file; pass a checkpoint directory or a Hub repo id" in capsys.readouterr().err
+    assert main([str(official_checkpoint), str(official_checkpoint)]) == 1
+    assert "DST must differ from SRC" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("tarsier-convert: error: ") and "no file named model.safetensors" in error
+    assert str(tmp_path / "empty") in error
+    with pytest.raises(SystemExit) as exited:
+        main([str(official_checkpoint), str(tmp_path / "out"), "--dtype", "int8"])
+    assert exited.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
-def test_converter_casts_dtype(tmp_path):
-    src, dst = save_tiny_checkpoint(tmp_path / "official", layout="legacy"), tmp_path / "bf16"
-    assert run_cli(src, dst, "--dtype", "bfloat16").returncode == 0
+def test_command_line_casts_dtype(official_checkpoint, tmp_path):
+    dst = tmp_path / "bf16"
+    result = subprocess.run(
+        [sys.executable, "-m", "tarsier_hf.convert", str(official_checkpoint), str(dst), "--dtype", "bfloat16"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote native Tarsier checkpoint to {dst}"
+    expected = to_official_state_dict(tiny_model(seed=0))
     with safe_open(dst / "model.safetensors", "pt") as weights:
-        assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.bfloat16}
+        for key in weights.keys():
+            assert torch.equal(weights.get_tensor(key), expected[key].to(torch.bfloat16)), key

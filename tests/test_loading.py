@@ -1,26 +1,85 @@
-"""load_tarsier: device / dtype / attention defaults."""
+"""load_tarsier: device / dtype / attention choices, on this machine's CPU and (availability patched, arguments to
+``from_pretrained`` recorded) on CUDA machines with and without bf16 and flash-attention."""
 
 import pytest
 import torch
 
-from tarsier_hf import loading
-from tarsier_hf.testing import save_tiny_checkpoint
+from tarsier_hf import TarsierForConditionalGeneration, loading
+from tarsier_hf.testing import tiny_model
 
 
-def test_defaults_on_cpu(tmp_path):
-    save_tiny_checkpoint(tmp_path, layout="legacy")
-    model, processor = loading.load_tarsier(str(tmp_path))
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    """Whatever this machine has, load_tarsier sees only a CPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.fixture
+def recorded_from_pretrained(monkeypatch):
+    """Replaces the model's ``from_pretrained`` as load_tarsier sees it: records the arguments, returns a tiny model
+    (nothing is moved to a device that does not exist here)."""
+    calls = []
+
+    def record(model_id, **kwargs):
+        calls.append({"model_id": model_id, **kwargs})
+        return tiny_model()
+
+    monkeypatch.setattr(loading.TarsierForConditionalGeneration, "from_pretrained", record)
+    return calls
+
+
+def test_defaults_on_cpu(official_checkpoint, no_accelerator):
+    model, processor = loading.load_tarsier(str(official_checkpoint))
+    assert loading.resolve_device("auto") == "cpu"
     assert next(model.parameters()).device.type == "cpu"
-    assert next(model.parameters()).dtype == torch.float32
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert model.config._attn_implementation == "sdpa"
     assert not model.training
-    assert type(processor).__name__ == "TarsierProcessor"
+    assert type(processor).__name__ == "TarsierProcessor" and processor.num_frames == 8
 
 
-def test_explicit_dtype(tmp_path):
-    save_tiny_checkpoint(tmp_path)
-    model, _ = loading.load_tarsier(str(tmp_path), dtype="bf16")
+def test_explicit_dtype_and_processor_options(native_checkpoint):
+    model, processor = loading.load_tarsier(str(native_checkpoint), device="cpu", dtype="bf16", num_frames=4)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert processor.num_frames == 4
+
+
+@pytest.mark.parametrize(
+    "bf16, flash, dtype, attention",
+    [
+        (True, True, torch.bfloat16, "flash_attention_2"),
+        (False, True, torch.float16, "flash_attention_2"),
+        (True, False, torch.bfloat16, "sdpa"),
+    ],
+)
+def test_choices_on_a_cuda_machine(
+    official_checkpoint, monkeypatch, recorded_from_pretrained, bf16, flash, dtype, attention
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
+    monkeypatch.setattr(loading, "is_flash_attn_2_available", lambda: flash)
+    loading.load_tarsier(str(official_checkpoint))
+    (call,) = recorded_from_pretrained
+    assert call == {
+        "model_id": str(official_checkpoint),
+        "revision": None,
+        "dtype": dtype,
+        "attn_implementation": attention,
+        "device_map": "cuda",
+    }
+
+
+def test_explicit_choices_win_and_device_map_shards(official_checkpoint, monkeypatch, recorded_from_pretrained):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(loading, "is_flash_attn_2_available", lambda: True)
+    loading.load_tarsier(str(official_checkpoint), dtype="float32", attn_implementation="eager", device_map="auto")
+    loading.load_tarsier(str(official_checkpoint), device="cuda:1", dtype="fp16", revision="main")
+    assert [(c["dtype"], c["attn_implementation"], c["device_map"], c["revision"]) for c in recorded_from_pretrained] == [
+        (torch.float32, "eager", "auto", None),
+        (torch.float16, "flash_attention_2", "cuda:1", "main"),
+    ]
 
 
 def test_flash_attention_only_where_it_can_run(monkeypatch):
@@ -36,5 +95,11 @@ def test_flash_attention_only_where_it_can_run(monkeypatch):
 def test_dtype_names():
     assert loading.resolve_dtype("auto", "cpu") == torch.float32
     assert loading.resolve_dtype("fp16", "cpu") == torch.float16
+    assert loading.resolve_dtype(torch.bfloat16, "cpu") == torch.bfloat16
     with pytest.raises(ValueError, match="unknown dtype 'int8'"):
         loading.resolve_dtype("int8", "cpu")
+
+
+def test_the_loaded_class_is_tarsier_not_llava(official_checkpoint, no_accelerator):
+    model, _ = loading.load_tarsier(str(official_checkpoint))
+    assert type(model) is TarsierForConditionalGeneration

@@ -1,11 +1,19 @@
-"""Import transformers' own ``ModelTesterMixin`` for the installed transformers version.
+"""transformers' own ``ModelTesterMixin`` for the installed transformers version: fetched by an explicit command,
+imported from a cache by the tests.
 
 transformers does not ship its test suite in the wheel, and we do not vendor it: the common tests come from that
-version's source distribution on PyPI, fetched once (``pip download``) into a cache directory (override with
-``TARSIER_TRANSFORMERS_TESTS_CACHE``; ``.ci/run`` pre-fetches it during installation so the test run itself needs no
-network). The sdist carries ``tests/test_*_common.py`` but not the ``tests/generation`` and ``tests/exporters``
-packages that ``test_modeling_common.py`` imports its base mixins from; those two are given empty stand-ins here,
-so generation and torch.export tests of transformers are not run (our own generation tests cover ``generate``).
+version's source distribution on PyPI. Fetching needs the network and happens only when asked:
+
+    python tests/transformers_suite.py      # pip download + extract into the cache (the install step runs it)
+
+The cache is ``~/.cache/tarsier_hf/transformers-tests/<version>`` (override with
+``TARSIER_TRANSFORMERS_TESTS_CACHE``). The tests only read it (:func:`load_cached_model_tester_mixin`): without it
+``tests/test_transformers_conformance.py`` is skipped with the command to run, never a download at import time.
+
+The sdist carries ``tests/test_*_common.py`` but not the ``tests/generation`` and ``tests/exporters`` packages that
+``test_modeling_common.py`` imports its base mixins from; those two are given empty stand-ins here (imports only:
+the Tarsier test class does not inherit them), so generation and torch.export tests of transformers are not run
+(our own generation tests in ``test_modeling_tarsier.py`` cover ``generate``).
 """
 
 import importlib
@@ -74,13 +82,27 @@ def extract_tests(sdist: Path, target: Path) -> Path:
     return package
 
 
-def load_model_tester_mixin():
+def fetch() -> Path:
+    """Download (network) and extract the common tests into the cache; returns the extracted package folder."""
     directory = cache_dir()
-    extract_tests(fetch_sdist(directory), directory)
-    if str(directory) not in sys.path:
-        sys.path.insert(0, str(directory))
+    return extract_tests(fetch_sdist(directory), directory)
+
+
+def cached_package() -> Path | None:
+    """The extracted common tests in the cache, or None when they were never fetched (no network access here)."""
+    package = cache_dir() / PACKAGE
+    return package if (package / "test_modeling_common.py").is_file() else None
+
+
+def load_cached_model_tester_mixin():
+    """Import ``test_modeling_common`` from the cache; None when it is absent (run ``fetch()`` first)."""
+    package = cached_package()
+    if package is None:
+        return None
+    if str(package.parent) not in sys.path:
+        sys.path.insert(0, str(package.parent))
     return importlib.import_module(f"{PACKAGE}.test_modeling_common")
 
 
-if __name__ == "__main__":  # used by .ci/run to pre-fetch
-    print(load_model_tester_mixin().__file__)
+if __name__ == "__main__":  # the explicit fetch: `python tests/transformers_suite.py` (run by .ci/run's install step)
+    print(fetch())

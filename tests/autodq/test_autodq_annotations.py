@@ -1,4 +1,5 @@
-"""Reading DREAM-1K annotations: Tarsier's jsonl (the real file), the Hub's metadata.json layout, bad input."""
+"""Reading DREAM-1K annotations: Tarsier's jsonl (the committed real subset; the full file with the shared data),
+the Hub's metadata.json layout, bad input."""
 
 import json
 
@@ -8,7 +9,7 @@ from lmms_tasks.autodq import AnnotationError, load_dream1k_annotations
 
 
 def test_real_annotations(annotations):
-    assert len(annotations) == 1000
+    assert len(annotations) == 50
     first = annotations["1"]
     assert first["source"] == "DREAM/movie_animation"
     assert first["reference"].startswith("A character emerges from smoke and fire, then half knelt on the ground")
@@ -17,6 +18,14 @@ def test_real_annotations(annotations):
     empty = [idx for idx, annotation in annotations.items() if annotation["events"] == []]
     assert empty == ["649", "804", "980", "981"]
     assert all(annotations[idx]["n_events"] == 0 for idx in empty)
+
+
+@pytest.mark.shared_data
+def test_the_full_file_has_1000_clips_and_the_same_four_without_events(full_dream1k_path, annotations):
+    full = load_dream1k_annotations(full_dream1k_path)
+    assert len(full) == 1000
+    assert [idx for idx, annotation in full.items() if annotation["events"] == []] == ["649", "804", "980", "981"]
+    assert all(full[idx] == annotation for idx, annotation in annotations.items())  # the subset is verbatim
 
 
 def test_hub_metadata_layout_with_string_fields(tmp_path):
@@ -57,7 +66,7 @@ def test_hub_metadata_layout_with_string_fields(tmp_path):
 
 def test_path_from_the_environment(monkeypatch, dream1k_path):
     monkeypatch.setenv("TARSIER_DREAM1K_ANNOTATIONS", str(dream1k_path))
-    assert len(load_dream1k_annotations()) == 1000
+    assert load_dream1k_annotations() == load_dream1k_annotations(dream1k_path)
     monkeypatch.delenv("TARSIER_DREAM1K_ANNOTATIONS")
     with pytest.raises(AnnotationError, match="TARSIER_DREAM1K_ANNOTATIONS"):
         load_dream1k_annotations()

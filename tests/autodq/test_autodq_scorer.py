@@ -154,7 +154,7 @@ def test_results_carry_counts_protocol_and_no_key(make_scorer, annotations, capl
         )
     results = report.results
     assert (results["n_scored"], results["n_failed"], results["failed_ids"]) == (2, 0, [])
-    assert (results["n_predictions"], results["n_annotations"]) == (2, 1000)
+    assert (results["n_predictions"], results["n_annotations"]) == (2, 50)
     assert set(results["per_source"]) == {"DREAM/movie_animation", "DREAM/movie_live_action"}
     assert set(results["buckets"]) == {"subjects", "shots", "events"}
     low, high = results["f1_ci95"]
@@ -169,7 +169,7 @@ def test_results_carry_counts_protocol_and_no_key(make_scorer, annotations, capl
     assert protocol["prompt_hash"] == PROMPT_HASH and protocol["temperature"] == 0.0
     assert protocol["package_versions"]["openai"] and protocol["package_versions"]["numpy"]
     assert "sk-very-secret" not in json.dumps(results)
-    assert any("998 of 1000 annotated clips have no prediction" in message for message in caplog.messages)
+    assert any("48 of 50 annotated clips have no prediction" in message for message in caplog.messages)
 
 
 def test_save_writes_results_per_clip_rows_and_plot(make_scorer, annotations, tmp_path):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from _data import DREAM1K_SUBSET, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-DREAM1K_ANNOTATIONS = REPO.parent / "shared" / "data" / "dream1k" / "DREAM-1k.jsonl"
+DREAM1K_ANNOTATIONS = DREAM1K_SUBSET  # 50 real clips, 10 per source (tests/data/README.md)
 TASKS_DIR = REPO / "lmms_tasks" / "tasks"
 # The first four clips (all DREAM/movie_animation) and two on each side of the first source boundary.
 CLIP_IDS = ("1", "2", "3", "4", "199", "200", "201", "202")

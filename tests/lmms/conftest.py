@@ -1,12 +1,10 @@
-"""Fixtures for the lmms-eval integration tests: generated clips, the local OpenAI-compatible judge (a real HTTP
-server on 127.0.0.1, ``lmms_tasks.autodq.testing``), a tiny Tarsier checkpoint and the environment of a run."""
+"""Fixtures for the lmms-eval integration tests: generated clips, a tiny Tarsier checkpoint and the environment of a
+run (the local judge server comes from tests/conftest.py)."""
 
 from pathlib import Path
 
 import pytest
 from _lmms_harness import CLIP_IDS, DREAM1K_ANNOTATIONS, base_env, write_clip
-
-from lmms_tasks.autodq.testing import LocalJudgeServer
 
 
 @pytest.fixture(scope="session")
@@ -15,12 +13,6 @@ def dream1k_videos(tmp_path_factory) -> Path:
     for clip_id in CLIP_IDS:
         write_clip(folder / f"{clip_id}.mp4", seed=int(clip_id))
     return folder
-
-
-@pytest.fixture(scope="session")
-def judge_server():
-    with LocalJudgeServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import torch
 from _lmms_harness import DREAM1K_ANNOTATIONS, TASKS_DIR, write_clip
+from _proc_media import moving_pattern_video, write_video
 
 from lmms_tasks import _task_discovery, run_protocol
 from lmms_tasks.tasks.dream1k import data, records, utils
@@ -82,12 +84,13 @@ def test_docs_from_local_annotations_and_videos(tmp_path, monkeypatch, caplog):
     with caplog.at_level(logging.WARNING):
         docs = data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path / "videos")))
 
-    assert len(docs) == 1000 and [doc["clip_id"] for doc in docs[:3]] == ["1", "2", "3"]
+    assert len(docs) == 50 and [doc["clip_id"] for doc in docs[:3]] == ["1", "2", "3"]
     first = docs[0]
     assert first["video"] == str(tmp_path / "videos" / "1.mp4") and first["source"] == "DREAM/movie_animation"
     assert first["reference"].startswith("A character emerges from smoke and fire")
-    assert docs[200]["clip_id"] == "201" and docs[200]["video"].endswith("nested/201.mp4")
-    assert "998 of 1000 clips have no video" in caplog.text
+    (clip_201,) = [doc for doc in docs if doc["clip_id"] == "201"]
+    assert clip_201["video"].endswith("nested/201.mp4") and clip_201["source"] == "DREAM/movie_live_action"
+    assert "48 of 50 clips have no video" in caplog.text
     assert utils.dream1k_doc_to_visual(first) == [first["video"]]
     with pytest.raises(FileNotFoundError, match=r"clip 2: no video named 2\.<ext>.*TARSIER_DREAM1K_VIDEO_DIR"):
         utils.dream1k_doc_to_visual(docs[1])
@@ -95,7 +98,8 @@ def test_docs_from_local_annotations_and_videos(tmp_path, monkeypatch, caplog):
 
 def test_environment_overrides_the_source_row(tmp_path, monkeypatch):
     subset = tmp_path / "subset.jsonl"
-    subset.write_text("".join(DREAM1K_ANNOTATIONS.read_text().splitlines(keepends=True)[198:202]))
+    lines = DREAM1K_ANNOTATIONS.read_text().splitlines(keepends=True)
+    subset.write_text("".join(line for line in lines if json.loads(line)["idx"] in (199, 200, 201, 202)))
     (tmp_path / "videos").mkdir()
     monkeypatch.setenv(data.ANNOTATIONS_ENV, str(subset))
     monkeypatch.setenv(data.VIDEO_DIR_ENV, str(tmp_path / "videos"))
@@ -198,52 +202,138 @@ def test_all_metrics_share_one_scoring_run_and_a_failed_clip_is_reported(tmp_pat
 # ----------------------------------------------------------------------------------------------- the model
 
 
-def test_prompts_are_the_official_ones(tiny_checkpoint, tmp_path):
-    from lmms_eval.protocol import ChatMessages
-    from PIL import Image
+OFFICIAL_PROMPT = "USER: <video>\nDescribe the video in detail. ASSISTANT: "
 
-    from lmms_tasks.models.tarsier import _chat_prompt, _simple_prompt
+
+def chat_request(doc_id: int, gen_kwargs: dict, task: str = "t"):
+    """A ``generate_until`` request as lmms-eval builds it for a chat model: (context, doc_to_messages, gen_kwargs,
+    doc_id, task, split)."""
+    from lmms_eval.api.instance import Instance
+
+    def doc_to_messages(doc):
+        video = {"type": "video", "url": doc["video"], "start_time": doc.get("start"), "end_time": doc.get("end")}
+        return [{"role": "user", "content": [video, {"type": "text", "text": "Describe the video in detail."}]}]
+
+    arguments = ("Describe the video in detail.", doc_to_messages, gen_kwargs, doc_id, task, "test")
+    return Instance("generate_until", arguments, idx=0, metadata={"task": task, "doc_id": doc_id, "repeats": 1})
+
+
+def simple_request(doc_id: int, gen_kwargs: dict, task: str = "t"):
+    """The simple class's request: (context, gen_kwargs, doc_to_visual, doc_id, task, split)."""
+    from lmms_eval.api.instance import Instance
+
+    arguments = ("<image>\nDescribe the video in detail.", gen_kwargs, lambda doc: [doc["video"]], doc_id, task, "test")
+    return Instance("generate_until", arguments, idx=0, metadata={"task": task, "doc_id": doc_id, "repeats": 1})
+
+
+def record_generate_calls(model, monkeypatch) -> list[dict]:
+    """Every ``generate`` call the plugin makes on its transformers model, with its tensors (the call still runs)."""
+    calls = []
+    generate = model.model.generate
+
+    def recording(**kwargs):
+        calls.append(kwargs)
+        return generate(**kwargs)
+
+    monkeypatch.setattr(model.model, "generate", recording)
+    return calls
+
+
+def direct(checkpoint, videos, starts, ends, max_new_tokens, **processor_options):
+    """What the model says when asked directly (processor + generate, left padding), and the processor's inputs."""
+    from tarsier_hf import TarsierForConditionalGeneration
     from tarsier_hf.processing_tarsier import TarsierProcessor
 
-    processor = TarsierProcessor.from_pretrained(tiny_checkpoint)
+    processor = TarsierProcessor.from_pretrained(checkpoint)
+    model = TarsierForConditionalGeneration.from_pretrained(checkpoint).eval()
+    inputs = processor(text=[OFFICIAL_PROMPT] * len(videos), videos=videos, num_frames=2, start_time=starts,
+                       end_time=ends, padding=True, padding_side="left", return_tensors="pt", **processor_options)
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return [text.strip() for text in texts], inputs
+
+
+def test_chat_model_options_reach_the_processor_and_the_model(tiny_checkpoint, tmp_path, monkeypatch):
+    """square_mode, per-video start/end times and attn_implementation, through lmms-eval's interface
+    (generate_until on Instances): the prompt ids and pixels are the processor's with the same options, and the
+    predictions are what direct generation gives."""
+    from lmms_tasks.models.tarsier import TarsierChat
+
+    # Not square (so padding differs from stretching), and 3 s long (so trimming to 0.5-2 s changes the frames).
+    videos = [str(write_video(tmp_path / "1.mp4", num_frames=30)), str(moving_pattern_video(tmp_path / "2.mp4"))]
+    docs = [{"video": videos[0], "start": 0.5, "end": 2.0}, {"video": videos[1]}]
+    model = TarsierChat(pretrained=str(tiny_checkpoint), num_frames="2", max_new_tokens="6", batch_size="2",
+                        square_mode="pad", attn_implementation="eager", dtype="float32")
+    assert model.model.config._attn_implementation == "eager"
+    model.task_dict = {"t": {"test": docs}}
+    calls = record_generate_calls(model, monkeypatch)
+    outputs = model.generate_until([chat_request(0, {"until": ["\n\n"]}), chat_request(1, {"until": ["\n\n"]})])
+
+    expected, inputs = direct(tiny_checkpoint, videos, [0.5, None], [2.0, None], 6, square_mode="pad")
+    assert len(calls) == 1  # one batch of two
+    assert calls[0]["input_ids"].tolist() == inputs["input_ids"].tolist()
+    torch.testing.assert_close(calls[0]["pixel_values"], inputs["pixel_values"], rtol=0, atol=0)
+    stretched = direct(tiny_checkpoint, videos, [0.5, None], [2.0, None], 1)[1]["pixel_values"]
+    untrimmed = direct(tiny_checkpoint, videos, None, None, 1, square_mode="pad")[1]["pixel_values"]
+    assert not torch.equal(stretched, inputs["pixel_values"]) and not torch.equal(untrimmed, inputs["pixel_values"])
+    assert outputs == expected and all(outputs)
+    assert run_protocol.model_settings()["square_mode"] == "pad"
+
+
+def test_simple_and_chat_models_send_the_official_prompt(tiny_checkpoint, tmp_path, monkeypatch):
+    from lmms_tasks.models.tarsier import Tarsier, TarsierChat
+    from tarsier_hf.processing_tarsier import TarsierProcessor
+
     video = str(write_clip(tmp_path / "1.mp4", seed=1))
-
-    simple = _simple_prompt("<image>\nDescribe the video in detail.", [video])
-    chat = _chat_prompt(ChatMessages(messages=[{"role": "user", "content": [
-        {"type": "video", "url": video, "start_time": 0.5},
-        {"type": "text", "text": "Describe the video in detail."},
-    ]}]))
-    for prompt in (simple, chat):
-        text = processor.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
-        assert text == "USER: <video>\nDescribe the video in detail. ASSISTANT: "
-        assert prompt.videos == [video] and prompt.images == []
-    assert (simple.start_times, chat.start_times) == ([None], [0.5])
-
-    image = _simple_prompt("What is this?", [Image.new("RGB", (8, 8))])
-    assert processor.apply_chat_template(image.messages, tokenize=False, add_generation_prompt=True) == "USER: <image>\nWhat is this? ASSISTANT: "
-    with pytest.raises(TypeError, match="file paths or PIL images"):
-        _simple_prompt("x", [42])
+    processor = TarsierProcessor.from_pretrained(tiny_checkpoint)
+    official = processor(text=OFFICIAL_PROMPT, videos=video, num_frames=2, return_tensors="pt")["input_ids"]
+    for cls, request in ((TarsierChat, chat_request), (Tarsier, simple_request)):
+        model = cls(pretrained=str(tiny_checkpoint), num_frames=2, max_new_tokens=2)
+        model.task_dict = {"t": {"test": [{"video": video}]}}
+        calls = record_generate_calls(model, monkeypatch)
+        model.generate_until([request(0, {})])
+        assert calls[0]["input_ids"].tolist() == official.tolist(), cls.__name__
 
 
-def test_generation_settings_and_model_arguments(tiny_checkpoint):
-    from lmms_tasks.models.tarsier import Tarsier, _batches, _cut_at_stops, _stop_strings
+def test_generation_settings_batches_and_stop_strings(tiny_checkpoint, tmp_path, monkeypatch):
+    from lmms_tasks.models.tarsier import TarsierChat
 
-    model = Tarsier(pretrained=str(tiny_checkpoint), num_frames="3", batch_size="2")
-    assert (model.num_frames, model.batch_size) == (3, 2)
-    greedy = model._generation_settings({"max_new_tokens": 512, "temperature": 0, "do_sample": False, "until": []})
-    assert greedy["max_new_tokens"] == 512 and greedy["do_sample"] is False and greedy["num_beams"] == 1
-    assert model._generation_settings({})["max_new_tokens"] == 512
-    sampled = model._generation_settings({"temperature": 0.7, "top_p": 0.9})
-    assert sampled["do_sample"] is True and (sampled["temperature"], sampled["top_p"]) == (0.7, 0.9)
-    assert run_protocol.model_settings()["num_frames"] == 3
-    assert Tarsier(pretrained=str(tiny_checkpoint), max_new_tokens="7")._generation_settings({"max_new_tokens": 512})["max_new_tokens"] == 7
+    videos = [str(write_clip(tmp_path / f"{i}.mp4", seed=i)) for i in range(3)]
+    model = TarsierChat(pretrained=str(tiny_checkpoint), num_frames="2", batch_size="2")
+    assert (model.num_frames, model.batch_size) == (2, 2)
+    model.task_dict = {"t": {"test": [{"video": v} for v in videos]}}
+    calls = record_generate_calls(model, monkeypatch)
 
-    # lmms-eval's default "\n\n" would cut a description after its first paragraph; other stops apply.
-    assert _stop_strings({"until": ["\n\n"]}) == [] and _stop_strings({"until": "###"}) == ["###"]
-    assert _cut_at_stops("A man walks.\n\nThen he sits.### tail", _stop_strings({"until": ["\n\n", "###"]})) == "A man walks.\n\nThen he sits."
-    args = [("c", {"t": 0}, None, 0, "a", "test"), ("c", {"t": 1}, None, 1, "a", "test"), ("c", {"t": 0}, None, 2, "a", "test"),
-            ("c", {"t": 0}, None, 3, "a", "test"), ("c", {"t": 0}, None, 4, "b", "test")]
-    assert _batches(args, gen_kwargs_index=1, batch_size=2) == [[0, 2], [3], [1], [4]]
+    greedy = {"max_new_tokens": 5, "temperature": 0, "do_sample": False, "until": ["\n\n"]}
+    sampled = {"max_new_tokens": 5, "temperature": 0.7, "top_p": 0.9}
+    outputs = model.generate_until([chat_request(0, greedy), chat_request(1, sampled), chat_request(2, greedy)])
+    # Requests with the same settings share a batch (0 and 2), answered in request order.
+    assert [call["input_ids"].shape[0] for call in calls] == [2, 1]
+    assert calls[0]["do_sample"] is False and calls[0]["num_beams"] == 1 and calls[0]["max_new_tokens"] == 5
+    assert calls[1]["do_sample"] is True and (calls[1]["temperature"], calls[1]["top_p"]) == (0.7, 0.9)
+    expected, _ = direct(tiny_checkpoint, [videos[0], videos[2]], None, None, 5)
+    assert [outputs[0], outputs[2]] == expected
+
+    calls.clear()
+    model.generate_until([chat_request(0, {})])
+    assert calls[0]["max_new_tokens"] == 512  # the task gave none
+    capped = TarsierChat(pretrained=str(tiny_checkpoint), num_frames=2, max_new_tokens="3")
+    capped.task_dict = model.task_dict
+    calls = record_generate_calls(capped, monkeypatch)
+    capped.generate_until([chat_request(0, greedy)])
+    assert calls[0]["max_new_tokens"] == 3  # the model argument wins over the task's
+    assert run_protocol.model_settings()["num_frames"] == 2
+
+    # Stop strings cut the text, except lmms-eval's default "\n\n".
+    full = expected[0]
+    stop = full[len(full) // 2 :].split()[0] if " " in full[len(full) // 2 :].strip() else full[-2:]
+    cut = model.generate_until([chat_request(0, {**greedy, "until": ["\n\n", stop]})])[0]
+    assert cut == full.split(stop, 1)[0].strip() and len(cut) < len(full)
+
+
+def test_bad_model_arguments_are_clear_errors(tiny_checkpoint, tmp_path):
+    from lmms_tasks.models.tarsier import Tarsier, TarsierChat
 
     with pytest.raises(ValueError, match="batch_size auto is not supported"):
         Tarsier(pretrained=str(tiny_checkpoint), batch_size="auto")
@@ -251,6 +341,15 @@ def test_generation_settings_and_model_arguments(tiny_checkpoint):
         Tarsier(pretrained=str(tiny_checkpoint), dtype="int8")
     with pytest.raises(ValueError, match="num_frames must be a positive integer, got '0'"):
         Tarsier(pretrained=str(tiny_checkpoint), num_frames="0")
+    # video_backend and square_mode reach the decoder / image processor: a wrong value is refused there.
+    video = str(write_clip(tmp_path / "1.mp4", seed=1))
+    for option, problem in (("video_backend", "backend must be 'auto', 'decord' or 'pyav', got 'vlc'"),
+                            ("square_mode", "square_mode must be one of")):
+        model = TarsierChat(pretrained=str(tiny_checkpoint), num_frames=2, max_new_tokens=2,
+                            **{option: "vlc" if option == "video_backend" else "crop"})
+        model.task_dict = {"t": {"test": [{"video": video}]}}
+        with pytest.raises(ValueError, match=problem):
+            model.generate_until([chat_request(0, {})])
 
 
 def test_predictions_are_kept_when_the_judge_cannot_be_used(tmp_path, monkeypatch, caplog):

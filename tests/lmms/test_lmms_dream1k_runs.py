@@ -1,4 +1,5 @@
-"""End-to-end: ``lmms-eval ... --tasks dream1k`` in subprocesses, over the real DREAM-1K annotations, generated clips
+"""End-to-end: ``lmms-eval ... --tasks dream1k`` in subprocesses, over real DREAM-1K annotations (the committed
+subset), generated clips
 named after the clip ids and the local judge; the tests read what the runs write (lmms-eval exits 0 on failure).
 
 The numbers are computed by hand from the local judge's rules (``lmms_tasks.autodq.testing``): an event is entailed
@@ -67,7 +68,7 @@ def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, jud
     assert report["buckets"]["subjects"][">=4"]["recall"] == pytest.approx(0.2)
     assert report["buckets"]["subjects"]["<=1"]["n"] == 0
     assert report["protocol"]["model"] == "dummy" and report["protocol"]["frames"] is None
-    assert report["n_annotations"] == 1000 and report["n_predictions"] == 4
+    assert report["n_annotations"] == 50 and report["n_predictions"] == 4
     # One extraction of the shared response, then one entailment call per side and clip.
     assert judge_server.calls - calls_before == 1 + 4 + 4
 
