@@ -8,10 +8,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from _data import DEMO_VIDEO  # noqa: F401  (the committed real clip; re-exported for the media tests)
 from PIL import Image
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DEMO_VIDEO = SHARED_DATA / "videos" / "demo_test.mp4"
 
 CODECS = {
     ".mp4": "libx264",

@@ -11,7 +11,7 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 import tarsier_hf  # noqa: F401  (registers TarsierProcessor with AutoProcessor)
 from tarsier_hf import TarsierForConditionalGeneration
 from tarsier_hf.processing_tarsier import TarsierProcessor
-from tarsier_hf.testing import CLIP_MEAN, CLIP_STD, TINY_IMAGE_TOKEN_ID, build_tiny_tokenizer, save_tiny_checkpoint
+from tarsier_hf.testing import CLIP_MEAN, CLIP_STD, TINY_IMAGE_TOKEN_ID, build_tiny_tokenizer
 from tarsier_hf.video_io import MediaError, load_frames, sample_frame_indices
 
 DESCRIBE = "<video>\nDescribe the video in detail."
@@ -19,10 +19,10 @@ GREY_LEVEL = 1 / 255 / min(CLIP_STD)  # one 8-bit step in normalized pixel units
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def checkpoint(official_checkpoint):
     """Official Hub layout: config.json, weights, tokenizer files, a CLIP preprocessor_config.json, no processor
     config."""
-    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "legacy", layout="legacy")
+    return official_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +87,10 @@ def test_loads_official_checkpoint_folder(checkpoint, processor):
     assert processor.num_frames == 8
 
 
-def test_auto_processor_on_a_native_checkpoint(tmp_path):
+def test_auto_processor_on_a_native_checkpoint(native_checkpoint):
     # Official repos say model_type "llava", so AutoProcessor gives them LlavaProcessor; converted (native)
     # checkpoints say "tarsier" and get TarsierProcessor, patch size read from config.json.
-    native = save_tiny_checkpoint(tmp_path / "native", layout="native")
-    loaded = AutoProcessor.from_pretrained(native)
+    loaded = AutoProcessor.from_pretrained(native_checkpoint)
     assert type(loaded) is TarsierProcessor and loaded.num_image_tokens == 7
 
 
@@ -160,12 +159,15 @@ def test_images_and_videos_in_text_order(processor, clips):
 
 def test_gif_image_and_decoded_inputs(processor, clips):
     gif = processor(text=DESCRIBE, videos=clips["gif"], num_frames=4, return_tensors="pt")
-    assert gif["pixel_values"].shape[0] == 4
+    gif_frames = load_frames(clips["gif"], 4)
+    assert [frame_index(f) for f in gif_frames] == [0, 4, 7, 11]
+    np.testing.assert_allclose(gif["pixel_values"], np.stack([independent_pixels(f, 28) for f in gif_frames]), atol=1e-5)
     still = processor(text=DESCRIBE, videos=clips["png"], return_tensors="pt")  # an image is a 1-frame video
-    assert still["pixel_values"].shape[0] == 1
+    image = np.asarray(Image.open(clips["png"]).convert("RGB"))
+    np.testing.assert_allclose(still["pixel_values"], independent_pixels(image, 28)[None], atol=1e-5)
     frames = np.stack([index_frame(i, 32, 24) for i in range(10)])
     as_given = processor(text=DESCRIBE, videos=frames, return_tensors="pt")  # decoded frames are used as given
-    assert as_given["pixel_values"].shape[0] == 10
+    np.testing.assert_allclose(as_given["pixel_values"], np.stack([independent_pixels(f, 28) for f in frames]), atol=1e-5)
     sampled = processor(text=DESCRIBE, videos=[Image.fromarray(f) for f in frames], num_frames=3, return_tensors="pt")
     expected = processor(text=DESCRIBE, videos=frames[[0, 4, 9]], return_tensors="pt")
     torch.testing.assert_close(sampled["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
@@ -178,6 +180,68 @@ def test_trimming_through_the_processor(processor, clips):
     frames = load_frames(clips["a"], 3, start_time=1.0, end_time=2.0)
     assert [frame_index(f) for f in frames] == [10, 15, 20]
     np.testing.assert_allclose(out["pixel_values"], np.stack([independent_pixels(f, 28) for f in frames]), atol=1e-5)
+
+
+def pixels_of(frames) -> np.ndarray:
+    return np.stack([independent_pixels(f, 28) for f in frames])
+
+
+def test_per_video_start_and_end_times_trim_each_video(processor, clips):
+    # One window per video (None: the whole clip), as the lmms-eval plugin sends them for a batch.
+    out = processor(
+        text=[DESCRIBE, DESCRIBE, DESCRIBE],
+        videos=[clips["a"], clips["b"], clips["a"]],
+        num_frames=3,
+        start_time=[1.0, None, 0.5],
+        end_time=[2.0, None, None],
+        padding=True,
+    )
+    windows = [(clips["a"], 1.0, 2.0), (clips["b"], None, None), (clips["a"], 0.5, None)]
+    expected = [load_frames(path, 3, start_time=start, end_time=end) for path, start, end in windows]
+    assert [[frame_index(f) for f in frames] for frames in expected] == [[10, 15, 20], [0, 24, 49], [5, 17, 29]]
+    np.testing.assert_allclose(out["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5)
+    with pytest.raises(ValueError, match="start_time has 2 values for 3 videos"):
+        processor(text=[DESCRIBE] * 3, videos=[clips["a"], clips["b"], clips["a"]], start_time=[1.0, None], padding=True)
+
+
+def test_video_backend_per_call(processor, clips):
+    for backend in ("pyav", "auto"):
+        out = processor(text=DESCRIBE, videos=clips["b"], num_frames=4, video_backend=backend)
+        np.testing.assert_allclose(out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend=backend)), atol=1e-5)
+    with pytest.raises(ValueError, match="backend must be 'auto', 'decord' or 'pyav', got 'vlc'"):
+        processor(text=DESCRIBE, videos=clips["b"], video_backend="vlc")
+    try:
+        import decord  # noqa: F401  (installed on Linux x86_64 only)
+    except ImportError:
+        with pytest.raises(Exception, match="decord"):
+            processor(text=DESCRIBE, videos=clips["b"], video_backend="decord")
+    else:
+        out = processor(text=DESCRIBE, videos=clips["b"], num_frames=4, video_backend="decord")
+        np.testing.assert_allclose(out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend="decord")), atol=1e-5)
+
+
+def test_grouped_videos_per_text(processor, clips):
+    texts = ["<video> first", "<video> then <video>"]
+    grouped = processor(text=texts, videos=[[clips["a"]], [clips["b"], clips["gif"]]], num_frames=2, padding=True)
+    flat = processor(text=texts, videos=[clips["a"], clips["b"], clips["gif"]], num_frames=2, padding=True)
+    assert grouped["input_ids"] == flat["input_ids"]
+    expected = [load_frames(clips["a"], 2), load_frames(clips["b"], 2), load_frames(clips["gif"], 2)]
+    np.testing.assert_allclose(grouped["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5)
+    with pytest.raises(ValueError, match=r"<video> placeholders per text \[1, 2\] do not match the videos given per text \[2, 1\]"):
+        processor(text=texts, videos=[[clips["a"], clips["b"]], [clips["gif"]]], padding=True)
+    # without placeholders, each group goes first in its own text
+    first = processor(text=["one", "two"], videos=[[clips["a"]], [clips["b"]]], num_frames=2, padding=True)
+    assert [(np.asarray(ids) == TINY_IMAGE_TOKEN_ID).sum() for ids in first["input_ids"]] == [14, 14]
+
+
+def test_videos_without_text_give_only_pixels(processor, clips):
+    alone = processor(videos=[clips["a"], clips["gif"]], num_frames=3, return_tensors="pt")
+    assert set(alone) == {"pixel_values"}
+    with_text = processor(text=["<video>", "<video>"], videos=[clips["a"], clips["gif"]], num_frames=3,
+                          padding=True, return_tensors="pt")
+    torch.testing.assert_close(alone["pixel_values"], with_text["pixel_values"], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="needs text, images or videos"):
+        processor()
 
 
 # ------------------------------------------------------------------------------------------------------ pixels
@@ -320,16 +384,15 @@ def test_save_load_round_trip(processor, tmp_path, clips):
 
 def test_outputs_feed_the_model(checkpoint, processor, clips):
     model = TarsierForConditionalGeneration.from_pretrained(checkpoint).eval()
-    inputs = processor(
-        text=[DESCRIBE, "<video>\nWhat?"],
-        videos=[clips["a"], clips["gif"]],
-        num_frames=2,
-        padding=True,
-        return_tensors="pt",
-    )
+    texts, videos = [DESCRIBE, "<video>\nWhat?"], [clips["a"], clips["gif"]]
+    inputs = processor(text=texts, videos=videos, num_frames=2, padding=True, padding_side="left", return_tensors="pt")
     with torch.no_grad():
         logits = model(**inputs).logits
-    assert logits.shape[:2] == inputs["input_ids"].shape
+        # each left-padded row's last logits are the ones of that sample run alone
+        for row, (text, video) in enumerate(zip(texts, videos)):
+            alone = processor(text=text, videos=video, num_frames=2, return_tensors="pt")
+            expected = model(**alone).logits[0]
+            torch.testing.assert_close(logits[row, -expected.shape[0] :], expected, rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------ bad input
