@@ -47,12 +47,21 @@ def test_rate_limits_and_server_errors_are_retried(make_scorer, annotations, jud
     assert report.results["judge_stats"]["invalid_replies"] == 0
 
 
-def test_timeouts_are_retried(make_scorer, annotations, judge_server):
-    judge_server.timeout_delay = 2.0
-    judge_server.inject("timeout", times=1, kind="extract_events")
-    report = one_clip(make_scorer, annotations, timeout=0.5)
-    assert_clip_1_scores(report)
-    assert judge_server.calls == CALLS_PER_CLIP + 1
+def test_timeouts_are_retried(annotations, tmp_path, clean_judge_env):
+    # A server of its own: the held-back reply keeps a request in flight after the test. The client's timeout (5 s)
+    # leaves ordinary replies ample time on a loaded machine; the held one takes 30 s, far beyond it.
+    from lmms_tasks.autodq.testing import LocalJudgeServer
+
+    with LocalJudgeServer(timeout_delay=30.0) as server:
+        server.inject("timeout", times=1, kind="extract_events")
+        scorer = AutoDQScorer(
+            JudgeConfig(base_url=server.base_url, concurrency=4, timeout=5.0),
+            cache_dir=tmp_path / "cache",
+            show_progress=False,
+        )
+        assert_clip_1_scores(scorer.score({"1": CLIP_1}, annotations))
+        assert server.calls == CALLS_PER_CLIP + 1
+        assert [request["fault"] for request in server.requests].count("timeout") == 1
 
 
 def test_invalid_replies_are_asked_again_at_the_reask_temperature(make_scorer, annotations, judge_server):
@@ -139,12 +148,19 @@ def test_no_key_is_needed_until_a_call_must_be_made(make_scorer, annotations, ju
         offline.score({"2": "A cat sleeps."}, annotations)
 
 
-def test_concurrency_is_bounded(make_scorer, annotations, judge_server):
-    judge_server.latency = 0.03
-    predictions = {idx: f"Clip {idx} shows a person who walks." for idx in list(annotations)[:20]}
+def test_concurrency_is_bounded(make_scorer, annotations, judge_server, tmp_path):
+    # The bound is exact whatever the load: never more than `concurrency` requests at once, and one at a time
+    # with concurrency=1. That requests really overlap is shown by reaching at least 2 while each reply is held
+    # 0.2 s (how many reach the server within that time depends on the machine's load, so not exactly 3).
+    judge_server.latency = 0.2
+    predictions = {idx: f"Clip {idx} shows a person who walks." for idx in list(annotations)[:6]}
     report = make_scorer(concurrency=3).score(predictions, annotations)
-    assert report.results["n_scored"] == 20
-    assert judge_server.max_in_flight == 3
+    assert report.results["n_scored"] == 6
+    assert 2 <= judge_server.max_in_flight <= 3
+    judge_server.reset()
+    judge_server.latency = 0.02
+    make_scorer(concurrency=1, cache_dir=tmp_path / "serial-cache").score(predictions, annotations)
+    assert judge_server.calls == 18 and judge_server.max_in_flight == 1
 
 
 def test_identical_prompts_in_flight_share_one_request(make_scorer, annotations, judge_server):
