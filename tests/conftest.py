@@ -5,7 +5,6 @@ Helpers live next to this file: ``_data.py`` (every data path), ``_proc_media.py
 """
 
 import pytest
-
 from _data import DREAM1K_SUBSET, SHARED_DREAM1K, shared_data_path
 
 _JUDGE_ENV = (

@@ -100,7 +100,7 @@ def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(c
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(converted), PROMPT, str(tmp_path / "logits.pt"),
          str(tmp_path / "clip.pt")],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        check=False, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -138,11 +138,11 @@ def test_command_line_casts_dtype(official_checkpoint, tmp_path):
     dst = tmp_path / "bf16"
     result = subprocess.run(
         [sys.executable, "-m", "tarsier_hf.convert", str(official_checkpoint), str(dst), "--dtype", "bfloat16"],
-        capture_output=True, text=True, timeout=300,
+        check=False, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"wrote native Tarsier checkpoint to {dst}"
     expected = to_official_state_dict(tiny_model(seed=0))
     with safe_open(dst / "model.safetensors", "pt") as weights:
-        for key in weights.keys():
+        for key in weights.keys():  # noqa: SIM118  (safe_open is not iterable)
             assert torch.equal(weights.get_tensor(key), expected[key].to(torch.bfloat16)), key

@@ -8,7 +8,7 @@ import torch
 from transformers import DynamicCache
 
 from tarsier_hf import TarsierProcessor
-from tarsier_hf.testing import TINY_IMAGE_TOKEN_ID, save_tiny_checkpoint, tiny_model
+from tarsier_hf.testing import TINY_IMAGE_TOKEN_ID, tiny_model
 
 PER_FRAME = 7  # a 28 px frame with 14 px patches: 2 rows x (2 + 1) + 1
 
@@ -92,9 +92,9 @@ def test_layer_indices_in_output_hidden_states_select_llm_layers(model):
     torch.testing.assert_close(selected.logits, everything.logits)
 
 
-def test_processor_does_not_warn_about_expected_image_token_length(tmp_path, caplog):
+def test_processor_does_not_warn_about_expected_image_token_length(official_checkpoint, caplog):
     """8 frames of 601 positions are longer than the tokenizer's model_max_length by design; no warning for that."""
-    processor = TarsierProcessor.from_pretrained(save_tiny_checkpoint(tmp_path / "ckpt"))
+    processor = TarsierProcessor.from_pretrained(official_checkpoint)
     processor.tokenizer.model_max_length = 16
     video = [torch.zeros(28, 28, 3, dtype=torch.uint8)] * 4
     with caplog.at_level(logging.WARNING):

@@ -1,8 +1,8 @@
 """Tarsier model: token layout, official-checkpoint loading, generation, loss, bad input."""
 
+import pytest
 import torch
 import torch.nn.functional as F
-import pytest
 from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 

@@ -8,8 +8,8 @@ import unittest
 
 import pytest
 import torch
-
 import transformers_suite
+
 from tarsier_hf import TarsierForConditionalGeneration, TarsierModel
 from tarsier_hf.testing import TINY_IMAGE_TOKEN_ID, TINY_PAD_TOKEN_ID, tiny_config
 

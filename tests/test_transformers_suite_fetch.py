@@ -5,7 +5,6 @@ import os
 
 import pytest
 import transformers
-
 import transformers_suite
 
 

@@ -179,7 +179,7 @@ def run_mutation(mutation: Mutation, copy: Path, timeout: int) -> tuple[str, flo
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
-            cwd=copy, env=env, capture_output=True, text=True, timeout=timeout,
+            check=False, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout,
         )
         # exit 1: tests failed. Anything else (collection error, usage error) proves nothing: reported as ERROR.
         outcome = {0: "SURVIVED", 1: "KILLED"}.get(result.returncode, f"ERROR (pytest exit {result.returncode})")
