@@ -435,5 +435,7 @@ def test_bad_media_errors_name_the_file(processor, clips, tmp_path):
 def test_sampling_indices_used_for_files(processor, clips):
     out = processor(text=DESCRIBE, videos=clips["b"], num_frames=5)
     frames = load_frames(clips["b"], 5)
-    assert [frame_index(f) for f in frames] == sample_frame_indices(50, 5)
+    # round(i * 49 / 4): 12.25 -> 12, 24.5 -> 24 (ties to even, as Python's round), 36.75 -> 37; written out, not
+    # computed with sample_frame_indices, so that a wrong rounding there cannot agree with itself
+    assert [frame_index(f) for f in frames] == sample_frame_indices(50, 5) == [0, 12, 24, 37, 49]
     np.testing.assert_allclose(out["pixel_values"], np.stack([independent_pixels(f, 28) for f in frames]), atol=1e-5)
