@@ -104,9 +104,17 @@ MUTATIONS = [
         "pad-ignored",
         "square_mode='pad' stretches",
         "tarsier_hf/image_processing_tarsier.py",
+        "square = make_square(image, self.square_mode, self.fill)",
+        'square = make_square(image, "stretch", self.fill)',
+        ("tests/test_processing_tarsier.py::test_pixels_match_an_independent_computation",),
+    ),
+    Mutation(
+        "fast-pad-ignored",
+        "square_mode='pad' stretches on the fast path (fast_resize=True)",
+        "tarsier_hf/image_processing_tarsier.py",
         """            if self.square_mode == "pad":""",
         """            if self.square_mode == "never":""",
-        ("tests/test_processing_tarsier.py::test_pixels_match_an_independent_computation",),
+        ("tests/test_processing_tarsier.py::test_fast_path_deviation",),
     ),
     Mutation(
         "neutral-precision",
