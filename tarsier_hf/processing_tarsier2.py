@@ -206,11 +206,11 @@ class Tarsier2Processor(ProcessorMixin):
             ValueError: placeholder/visual count mismatch, a bad pixel budget, a prompt longer than ``max_seq_len``.
             MediaError: an unreadable or empty video / image.
         """
-        num_frames = kwargs.pop("num_frames", None) or self.num_frames
+        num_frames, max_pixels, min_pixels = (
+            getattr(self, name) if (value := kwargs.pop(name, None)) is None else value
+            for name in ("num_frames", "max_pixels", "min_pixels")
+        )
         check_num_frames(num_frames)
-        max_pixels = kwargs.pop("max_pixels", None) or self.max_pixels
-        min_pixels = kwargs.pop("min_pixels", None)
-        min_pixels = self.min_pixels if min_pixels is None else min_pixels
         _check_budget(max_pixels, min_pixels)
         return_tensors = kwargs.pop("return_tensors", "pt")
         padding, padding_side = kwargs.pop("padding", True), kwargs.pop("padding_side", None)
