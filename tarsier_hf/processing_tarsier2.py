@@ -185,14 +185,16 @@ class Tarsier2Processor(ProcessorMixin):
         """``text`` with placeholders → official content blocks; without placeholders the visuals go first."""
         if not _PLACEHOLDER.search(text):
             return [{"type": kind} for kind in kinds] + [{"type": "text", "text": text}]
+        # Newlines next to a placeholder are dropped: Tarsier's "<video>\n{text}" idiom becomes the official
+        # [video, text] blocks, which have none (Qwen2-VL's format puts nothing between a visual and the text).
         blocks, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            if text[last:match.start()]:
-                blocks.append({"type": "text", "text": text[last:match.start()]})
+            if text[last:match.start()].strip("\n"):
+                blocks.append({"type": "text", "text": text[last:match.start()].strip("\n")})
             blocks.append({"type": match.group()[1:-1]})
             last = match.end()
-        if text[last:]:
-            blocks.append({"type": "text", "text": text[last:]})
+        if text[last:].strip("\n"):
+            blocks.append({"type": "text", "text": text[last:].strip("\n")})
         return blocks
 
     # ---------------------------------------------------------------------------------------------------- call

@@ -98,6 +98,9 @@ def test_prompt_is_the_chat_template_on_the_official_messages(processor):
     again = processor(text=rendered, videos=[clip], num_frames=4, return_tensors="pt")
     assert torch.equal(again["input_ids"], out["input_ids"])
     assert torch.equal(out["mm_token_type_ids"], (out["input_ids"] == TINY2_IDS["<|image_pad|>"]).long())
+    # Tarsier's "<video>\n{instruction}" idiom (tarsier describe) gives the official [video, text] prompt too
+    idiom = processor(text="<video>\nDescribe the video in detail.", videos=[clip], num_frames=4, return_tensors="pt")
+    assert torch.equal(idiom["input_ids"], out["input_ids"])
 
 
 def test_images_take_one_temporal_patch(processor):
