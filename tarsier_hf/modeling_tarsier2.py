@@ -47,12 +47,7 @@ def _register_official_checkpoint_layout():
         WeightRenaming(source_patterns=r"^language_model.model", target_patterns="model.language_model"),
         WeightRenaming(source_patterns=r"^vision_tower", target_patterns="model.visual"),
     ]
-    base_model = [
-        WeightRenaming(source_patterns=r"^language_model.model", target_patterns="language_model"),
-        WeightRenaming(source_patterns=r"^vision_tower", target_patterns="visual"),
-    ]
     register_checkpoint_conversion_mapping("tarsier2", top_level, overwrite=True)
-    register_checkpoint_conversion_mapping("Tarsier2Model", base_model, overwrite=True)
 
 
 _register_official_checkpoint_layout()

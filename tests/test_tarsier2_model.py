@@ -78,6 +78,9 @@ def test_native_save_round_trip_keeps_weights_and_type(official, tmp_path):
     model = Tarsier2ForConditionalGeneration.from_pretrained(official)
     model.save_pretrained(tmp_path / "native")
     assert json.loads((tmp_path / "native" / "config.json").read_text())["model_type"] == "tarsier2"
+    with safe_open(tmp_path / "native" / "model.safetensors", "pt") as saved, \
+            safe_open(official / "model.safetensors", "pt") as original:  # saved back in the official key layout
+        assert set(saved.keys()) == {k for k in original.keys() if not k.startswith("multi_modal_projector.")}
     again, info = Tarsier2ForConditionalGeneration.from_pretrained(tmp_path / "native", output_loading_info=True)
     assert not any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
