@@ -23,7 +23,12 @@ import time
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from tarsier_hf import Tarsier2Config, Tarsier2ForConditionalGeneration, TarsierConfig, TarsierForConditionalGeneration
+from tarsier_hf import (
+    Tarsier2Config,
+    Tarsier2ForConditionalGeneration,
+    TarsierConfig,
+    TarsierForConditionalGeneration,
+)
 from tarsier_hf.testing import tiny_config
 from tarsier_hf.testing_tarsier2 import tiny2_config
 

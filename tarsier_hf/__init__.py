@@ -5,19 +5,30 @@ Importing this package registers ``model_type="tarsier"`` and ``"tarsier2"`` wit
 layout.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+)
 
 from .configuration_tarsier import TarsierConfig
-from .modeling_tarsier import TarsierForConditionalGeneration, TarsierModel
-from .processing_tarsier import TarsierProcessor
 from .configuration_tarsier2 import Tarsier2Config
+from .modeling_tarsier import TarsierForConditionalGeneration, TarsierModel
 from .modeling_tarsier2 import Tarsier2ForConditionalGeneration, Tarsier2Model
+from .processing_tarsier import TarsierProcessor
 from .processing_tarsier2 import Tarsier2Processor
 
 __version__ = "0.1.0"
 __all__ = [
-    "TarsierConfig", "TarsierModel", "TarsierForConditionalGeneration", "TarsierProcessor",
-    "Tarsier2Config", "Tarsier2Model", "Tarsier2ForConditionalGeneration", "Tarsier2Processor",
+    "Tarsier2Config",
+    "Tarsier2ForConditionalGeneration",
+    "Tarsier2Model",
+    "Tarsier2Processor",
+    "TarsierConfig",
+    "TarsierForConditionalGeneration",
+    "TarsierModel",
+    "TarsierProcessor",
 ]
 
 AutoConfig.register("tarsier", TarsierConfig, exist_ok=True)

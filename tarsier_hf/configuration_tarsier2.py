@@ -17,7 +17,7 @@ nothing from the ``tarsier_hf`` package.
 from huggingface_hub.dataclasses import strict
 from transformers import Qwen2VLConfig
 
-__all__ = ["Tarsier2Config", "official_config_to_native", "is_official_tarsier2_config"]
+__all__ = ["Tarsier2Config", "is_official_tarsier2_config", "official_config_to_native"]
 
 _OFFICIAL_ARCHITECTURE = "TarsierForConditionalGeneration"
 # Keys of the official LlavaConfig that its Qwen2-VL path does not use (no projector, no newline tokens).

@@ -18,8 +18,13 @@ from .modeling_tarsier import TarsierForConditionalGeneration
 from .modeling_tarsier2 import Tarsier2ForConditionalGeneration
 
 __all__ = [
-    "FAMILIES", "FAMILY_NUM_FRAMES", "resolve_device", "resolve_dtype", "default_attn_implementation", "model_family",
+    "FAMILIES",
+    "FAMILY_NUM_FRAMES",
+    "default_attn_implementation",
     "load_tarsier",
+    "model_family",
+    "resolve_device",
+    "resolve_dtype",
 ]
 
 FAMILIES = {"tarsier": TarsierForConditionalGeneration, "tarsier2": Tarsier2ForConditionalGeneration}

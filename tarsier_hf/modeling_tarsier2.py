@@ -34,7 +34,7 @@ from transformers.core_model_loading import WeightRenaming
 
 from .configuration_tarsier2 import Tarsier2Config
 
-__all__ = ["Tarsier2Model", "Tarsier2ForConditionalGeneration"]
+__all__ = ["Tarsier2ForConditionalGeneration", "Tarsier2Model"]
 
 # The official wrapper's unused LLaVA projector (see module docstring); its weights are in the official checkpoints.
 _UNUSED_OFFICIAL_KEYS = [r"^multi_modal_projector\."]

@@ -41,8 +41,14 @@ from transformers import AutoImageProcessor, AutoTokenizer
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from .video_io import MediaError, check_num_frames, frames_from_decoded, load_frames, media_kind
-from .video_io import sample_frame_indices_tarsier2
+from .video_io import (
+    MediaError,
+    check_num_frames,
+    frames_from_decoded,
+    load_frames,
+    media_kind,
+    sample_frame_indices_tarsier2,
+)
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_NUM_FRAMES", "Tarsier2Processor", "pixel_budget_size"]
 
@@ -109,10 +115,6 @@ class Tarsier2Processor(ProcessorMixin):
     ``num_frames``, ``max_pixels``, ``min_pixels``, ``start_time``, ``end_time``, ``video_backend``, ``padding``,
     ``padding_side``, ``return_tensors``.
     """
-
-    attributes = ["image_processor", "tokenizer"]
-    image_processor_class = "AutoImageProcessor"
-    tokenizer_class = "AutoTokenizer"
 
     def __init__(
         self,

@@ -22,11 +22,11 @@ from .modeling_tarsier2 import Tarsier2ForConditionalGeneration
 __all__ = [
     "TINY2_VOCAB_SIZE",
     "build_tiny_qwen_tokenizer",
+    "save_tiny_tarsier2_checkpoint",
     "tiny2_config",
     "tiny2_model",
     "tiny2_preprocessor_config",
     "to_official_tarsier2_state_dict",
-    "save_tiny_tarsier2_checkpoint",
 ]
 
 TINY2_BASE_VOCAB = 320

@@ -3,10 +3,10 @@
 import unittest
 
 import torch
+from transformers_suite import load_model_tester_mixin
 
 from tarsier_hf import Tarsier2ForConditionalGeneration, Tarsier2Model
 from tarsier_hf.testing_tarsier2 import TINY2_BASE_VOCAB, TINY2_IDS, tiny2_config
-from transformers_suite import load_model_tester_mixin
 
 common = load_model_tester_mixin()
 

@@ -7,9 +7,17 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tarsier_hf import Tarsier2Config, Tarsier2ForConditionalGeneration, Tarsier2Processor
+from tarsier_hf import (
+    Tarsier2Config,
+    Tarsier2ForConditionalGeneration,
+    Tarsier2Processor,
+)
 from tarsier_hf.loading import load_tarsier, model_family
-from tarsier_hf.testing_tarsier2 import TINY2_IDS, save_tiny_tarsier2_checkpoint, tiny2_model
+from tarsier_hf.testing_tarsier2 import (
+    TINY2_IDS,
+    save_tiny_tarsier2_checkpoint,
+    tiny2_model,
+)
 
 VISION_START, IMAGE = TINY2_IDS["<|vision_start|>"], TINY2_IDS["<|image_pad|>"]
 
@@ -80,7 +88,8 @@ def test_native_save_round_trip_keeps_weights_and_type(official, tmp_path):
     assert json.loads((tmp_path / "native" / "config.json").read_text())["model_type"] == "tarsier2"
     with safe_open(tmp_path / "native" / "model.safetensors", "pt") as saved, \
             safe_open(official / "model.safetensors", "pt") as original:  # saved back in the official key layout
-        assert set(saved.keys()) == {k for k in original.keys() if not k.startswith("multi_modal_projector.")}
+        official_keys = set(original.keys())
+        assert set(saved.keys()) == {k for k in official_keys if not k.startswith("multi_modal_projector.")}
     again, info = Tarsier2ForConditionalGeneration.from_pretrained(tmp_path / "native", output_loading_info=True)
     assert not any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
