@@ -148,7 +148,8 @@ class Tarsier2Processor(ProcessorMixin):
     def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
         # The official pixels come from the PIL path (transformers 4.47's Qwen2VLImageProcessor was PIL/numpy).
         image_processor = AutoImageProcessor.from_pretrained(pretrained_model_name_or_path, backend="pil", **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        # Left padding for batched generation, as the official loader (dataset/tarsier_datamodule.py::init_processor).
+        tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **{"padding_side": "left", **kwargs})
         return [image_processor, tokenizer]
 
     @property

@@ -2,6 +2,7 @@
 
 import unittest
 
+import pytest
 import torch
 from transformers_suite import load_model_tester_mixin
 
@@ -56,6 +57,7 @@ class Tarsier2ModelTester:
         }
 
 
+@pytest.mark.slow  # ~160 common tests (over 1000 subtests): minutes on 2 cores
 class Tarsier2ModelTest(common.ModelTesterMixin, common.GenerationTesterMixin, unittest.TestCase):
     all_model_classes = (Tarsier2Model, Tarsier2ForConditionalGeneration)
     _is_composite = True
