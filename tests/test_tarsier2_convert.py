@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -40,6 +41,7 @@ def run_cli(*args):
     )
 
 
+@pytest.mark.slow  # two subprocesses that import transformers, a conversion and three model loads
 def test_convert_then_trust_remote_code_without_the_package(tmp_path):
     src = save_tiny_tarsier2_checkpoint(tmp_path / "official", seed=5)
     dst = tmp_path / "native"

@@ -14,6 +14,7 @@ def tarsier2_checkpoint(tmp_path_factory):
     return save_tiny_tarsier2_checkpoint(tmp_path_factory.mktemp("tarsier2") / "official", seed=7)
 
 
+@pytest.mark.slow  # three model loads and two 16-frame generations
 def test_tarsier2_checkpoint_runs_with_its_own_defaults(tarsier2_checkpoint, tmp_path):
     import torch
 
