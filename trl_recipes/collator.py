@@ -51,8 +51,14 @@ class TarsierVideoCollator:
         video_backend: ``video_io`` backend (``"auto"``, ``"decord"``, ``"pyav"``).
     """
 
-    def __init__(self, processor, max_length: int | None = None, overlong: str = "truncate", strict_data: bool = False,
-                 video_backend: str = "auto"):
+    def __init__(
+        self,
+        processor,
+        max_length: int | None = None,
+        overlong: str = "truncate",
+        strict_data: bool = False,
+        video_backend: str = "auto",
+    ):
         if overlong not in ("truncate", "skip"):
             raise ValueError(f"overlong must be 'truncate' or 'skip', got {overlong!r}")
         self.processor = processor
@@ -66,8 +72,15 @@ class TarsierVideoCollator:
     # ------------------------------------------------------------------------------------------------ batch
 
     def __call__(self, rows: list[dict]) -> dict:
-        stats = {"skipped_media": 0, "skipped_overlong": 0, "truncated": 0, "frames": 0, "tokens": 0,
-                 "label_tokens": 0, "ids": []}
+        stats = {
+            "skipped_media": 0,
+            "skipped_overlong": 0,
+            "truncated": 0,
+            "frames": 0,
+            "tokens": 0,
+            "label_tokens": 0,
+            "ids": [],
+        }
         samples = []
         for row in rows:
             try:
@@ -95,8 +108,11 @@ class TarsierVideoCollator:
     def _pad(self, samples: list[dict]) -> dict:
         if not samples:  # every row skipped: one BOS token, nothing to learn
             bos = self.processor.tokenizer.bos_token_id
-            return {"input_ids": torch.tensor([[bos]]), "attention_mask": torch.ones(1, 1, dtype=torch.long),
-                    "labels": torch.full((1, 1), IGNORE_INDEX)}
+            return {
+                "input_ids": torch.tensor([[bos]]),
+                "attention_mask": torch.ones(1, 1, dtype=torch.long),
+                "labels": torch.full((1, 1), IGNORE_INDEX),
+            }
         length = max(len(s["input_ids"]) for s in samples)
         input_ids = torch.full((len(samples), length), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(samples), length), dtype=torch.long)
@@ -106,7 +122,11 @@ class TarsierVideoCollator:
             input_ids[i, :n] = sample["input_ids"]
             attention_mask[i, :n] = 1
             labels[i, :n] = sample["labels"]
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+        }
         pixels = [s["pixel_values"] for s in samples if s.get("pixel_values") is not None]
         if pixels:
             batch["pixel_values"] = torch.cat(pixels)
@@ -121,8 +141,13 @@ class TarsierVideoCollator:
         video = row.get("video")
         decoded = None
         if isinstance(video, str):
-            decoded = load_frames(video, start_time=row.get("start"), end_time=row.get("end"),
-                                  sampler=spec.sampler_fn(rng), backend=self.video_backend)
+            decoded = load_frames(
+                video,
+                start_time=row.get("start"),
+                end_time=row.get("end"),
+                sampler=spec.sampler_fn(rng),
+                backend=self.video_backend,
+            )
         elif isinstance(video, list) and video and isinstance(video[0], str):  # frame files of one video
             indices = spec.sampler_fn(rng)(len(video))
             decoded = np.stack([load_frames(video[i])[0] for i in indices])
@@ -147,7 +172,12 @@ class TarsierVideoCollator:
                 blocks, last = [], 0
                 for match in _PLACEHOLDER.finditer(content):
                     if content[last : match.start()].strip():
-                        blocks.append({"type": "text", "text": content[last : match.start()].strip()})
+                        blocks.append(
+                            {
+                                "type": "text",
+                                "text": content[last : match.start()].strip(),
+                            }
+                        )
                     blocks.append({"type": match.group()[1:-1]})
                     last = match.end()
                 if content[last:].strip() or not blocks:
@@ -171,7 +201,9 @@ class TarsierVideoCollator:
         processor = self.processor
         messages = self._messages(row, frames)
         rendered, generation = render_jinja_template(
-            conversations=[messages], chat_template=processor.chat_template, return_assistant_tokens_mask=True,
+            conversations=[messages],
+            chat_template=processor.chat_template,
+            return_assistant_tokens_mask=True,
             **processor.tokenizer.special_tokens_map,
         )
         text, spans = rendered[0], generation[0]
@@ -204,8 +236,12 @@ class TarsierVideoCollator:
             truncated = True
         if not (labels != IGNORE_INDEX).any():
             return None
-        return {"input_ids": input_ids, "labels": labels, "pixel_values": encoded.get("pixel_values"),
-                "truncated": truncated}
+        return {
+            "input_ids": input_ids,
+            "labels": labels,
+            "pixel_values": encoded.get("pixel_values"),
+            "truncated": truncated,
+        }
 
 
 def _shift_span(span: tuple[int, int], replacements: list[dict]) -> tuple[int, int]:

@@ -52,17 +52,21 @@ from pathlib import Path
 import yaml
 from torch.utils.data import Dataset
 
-from tarsier_hf.video_io import sample_frame_indices, sample_stage1_indices, sample_stage2_indices
+from tarsier_hf.video_io import (
+    sample_frame_indices,
+    sample_stage1_indices,
+    sample_stage2_indices,
+)
 
 from .prompts import resolve_prompt_pool
 
 __all__ = [
     "CONVERTERS",
+    "STAGE_FRAME_DEFAULTS",
     "DatasetSpec",
     "FrameSpec",
     "MixtureConfig",
     "MixtureDataset",
-    "STAGE_FRAME_DEFAULTS",
     "load_mixture",
     "sample_rng",
 ]
@@ -73,7 +77,17 @@ STAGE_FRAME_DEFAULTS = {
 }
 _DATA_FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 _MIXTURE_KEYS = {"seed", "samples_per_epoch", "datasets"}
-_DATASET_KEYS = {"name", "path", "split", "config", "video_root", "weight", "converter", "prompts", "frames"}
+_DATASET_KEYS = {
+    "name",
+    "path",
+    "split",
+    "config",
+    "video_root",
+    "weight",
+    "converter",
+    "prompts",
+    "frames",
+}
 
 
 def sample_rng(seed: int, sample_id: str, epoch: int, purpose: str = "frames") -> random.Random:
@@ -114,7 +128,10 @@ class FrameSpec:
         """``total_frames -> indices`` for ``video_io.load_frames(sampler=...)``."""
         if self.sampler == "stage1":
             return functools.partial(
-                sample_stage1_indices, rng=rng, min_frames=self.min_frames, max_frames=self.max_frames
+                sample_stage1_indices,
+                rng=rng,
+                min_frames=self.min_frames,
+                max_frames=self.max_frames,
             )
         if self.sampler == "stage2":
             return functools.partial(sample_stage2_indices, rng=rng, frame_choices=self.num_frames)
@@ -125,7 +142,10 @@ class FrameSpec:
 
 
 def _user_assistant(prompt: str, answer: str) -> list[dict]:
-    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+    return [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": answer},
+    ]
 
 
 def convert_caption(row: dict, prompts: Sequence[str], rng: random.Random) -> list[dict]:
@@ -144,7 +164,11 @@ def convert_qa(row: dict, prompts: Sequence[str], rng: random.Random) -> list[di
 
 
 CONVERTERS = {"caption": convert_caption, "label": convert_label, "qa": convert_qa}
-_DEFAULT_POOLS = {"caption": "short_caption", "label": "action_label", "qa": "short_answer"}
+_DEFAULT_POOLS = {
+    "caption": "short_caption",
+    "label": "action_label",
+    "qa": "short_answer",
+}
 
 
 def _field(row: dict, name: str) -> str:
@@ -196,7 +220,9 @@ def parse_mixture(data: dict, stage: int, base: Path = Path(".")) -> MixtureConf
             raise ValueError(f"mixture dataset #{index} needs at least a 'path'")
         unknown = set(entry) - _DATASET_KEYS
         if unknown:
-            raise ValueError(f"mixture dataset #{index}: unknown keys {sorted(unknown)}; allowed: {sorted(_DATASET_KEYS)}")
+            raise ValueError(
+                f"mixture dataset #{index}: unknown keys {sorted(unknown)}; allowed: {sorted(_DATASET_KEYS)}"
+            )
         name = str(entry.get("name") or Path(str(entry["path"])).stem)
         if name in names:
             raise ValueError(f"two mixture datasets are named {name!r}; give each a unique 'name'")
@@ -265,7 +291,11 @@ def _check_columns(rows, spec: DatasetSpec) -> None:
             f"dataset {spec.name!r} ({spec.path}) has no 'messages' column and no converter; add messages to the rows "
             f"or set 'converter' to one of {sorted(CONVERTERS)} (columns found: {sorted(columns)})"
         )
-    needed = {"caption": {"caption"}, "label": {"label"}, "qa": {"question", "answer"}}.get(spec.converter, set())
+    needed = {
+        "caption": {"caption"},
+        "label": {"label"},
+        "qa": {"question", "answer"},
+    }.get(spec.converter, set())
     if "messages" not in columns and not needed <= columns:
         raise ValueError(f"dataset {spec.name!r}: converter {spec.converter!r} needs columns {sorted(needed)}")
     if ("video" in columns or "images" in columns) and spec.video_root is None:

@@ -17,7 +17,12 @@ import re
 
 import torch
 
-__all__ = ["configure_trainable", "lora_target_modules", "run_without_grad", "trainable_summary"]
+__all__ = [
+    "configure_trainable",
+    "lora_target_modules",
+    "run_without_grad",
+    "trainable_summary",
+]
 
 
 def run_without_grad(module: torch.nn.Module) -> None:
@@ -37,7 +42,12 @@ def run_without_grad(module: torch.nn.Module) -> None:
 
 def _parts(model):
     base = model.model
-    return base.vision_tower, base.multi_modal_projector, base.language_model, model.lm_head
+    return (
+        base.vision_tower,
+        base.multi_modal_projector,
+        base.language_model,
+        model.lm_head,
+    )
 
 
 def configure_trainable(
@@ -125,6 +135,8 @@ def trainable_summary(model) -> dict[str, int]:
         counts["total"] += parameter.numel()
         if parameter.requires_grad:
             counts["trainable"] += parameter.numel()
-            part = "vision_tower" if "vision_tower" in name else "projector" if "multi_modal_projector" in name else "llm"
+            part = (
+                "vision_tower" if "vision_tower" in name else "projector" if "multi_modal_projector" in name else "llm"
+            )
             counts[f"trainable_{part}"] = counts.get(f"trainable_{part}", 0) + parameter.numel()
     return counts

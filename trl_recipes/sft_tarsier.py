@@ -16,6 +16,15 @@ stage2.yaml`` finds a shipped config by name).
 
 from __future__ import annotations
 
+if __package__ in (
+    None,
+    "",
+):  # run as a file (python trl_recipes/sft_tarsier.py): make the package importable
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import json
 import logging
 import os
@@ -33,32 +42,58 @@ logger = logging.getLogger("trl_recipes.sft_tarsier")
 class TarsierScriptArguments:
     """Recipe options next to ``SFTConfig`` and ``ModelConfig``."""
 
-    stage: int = field(default=2, metadata={"help": "1 (multi-task pre-training) or 2 (instruction tuning); sets "
-                                            "the default frame sampling of datasets that do not give one."})
+    stage: int = field(
+        default=2,
+        metadata={
+            "help": "1 (multi-task pre-training) or 2 (instruction tuning); sets "
+            "the default frame sampling of datasets that do not give one."
+        },
+    )
     mixture: str | None = field(default=None, metadata={"help": "Mixture YAML (see trl_recipes/data.py)."})
-    dataset_name: str | None = field(default=None, metadata={"help": "Single dataset instead of a mixture: a "
-                                                             "JSONL/JSON/Parquet file, a folder or a Hub id."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Single dataset instead of a mixture: a JSONL/JSON/Parquet file, a folder or a Hub id."},
+    )
     dataset_train_split: str = field(default="train", metadata={"help": "Split of --dataset_name."})
-    video_root: str | None = field(default=None, metadata={"help": "Folder that relative media paths of "
-                                                           "--dataset_name are under."})
-    converter: str | None = field(default=None, metadata={"help": "caption | label | qa for --dataset_name rows "
-                                                          "without messages."})
-    global_batch_size: int | None = field(default=None, metadata={"help": "Samples per optimizer step over all "
-                                                                  "processes; sets gradient_accumulation_steps."})
+    video_root: str | None = field(
+        default=None,
+        metadata={"help": "Folder that relative media paths of --dataset_name are under."},
+    )
+    converter: str | None = field(
+        default=None,
+        metadata={"help": "caption | label | qa for --dataset_name rows without messages."},
+    )
+    global_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Samples per optimizer step over all processes; sets gradient_accumulation_steps."},
+    )
     freeze_vision_tower: bool = field(default=True, metadata={"help": "Keep CLIP-ViT frozen (paper: yes)."})
     freeze_projector: bool = field(default=True, metadata={"help": "Keep the MLP projector frozen (paper: yes)."})
-    train_llm_layers: int | None = field(default=None, metadata={"help": "Train only the top k LLM layers (plus "
-                                                                 "final norm and lm_head); default all."})
-    train_embeddings: bool = field(default=True, metadata={"help": "Train embed_tokens (holds the newline and "
-                                                           "end-of-image vectors)."})
-    overlong: str = field(default="truncate", metadata={"help": "Rows longer than max_length: 'truncate' (text "
-                                                        "only, never image tokens) or 'skip'."})
-    strict_data: bool = field(default=False, metadata={"help": "Fail on unreadable media instead of skipping."})
+    train_llm_layers: int | None = field(
+        default=None,
+        metadata={"help": "Train only the top k LLM layers (plus final norm and lm_head); default all."},
+    )
+    train_embeddings: bool = field(
+        default=True,
+        metadata={"help": "Train embed_tokens (holds the newline and end-of-image vectors)."},
+    )
+    overlong: str = field(
+        default="truncate",
+        metadata={"help": "Rows longer than max_length: 'truncate' (text only, never image tokens) or 'skip'."},
+    )
+    strict_data: bool = field(
+        default=False,
+        metadata={"help": "Fail on unreadable media instead of skipping."},
+    )
     video_backend: str = field(default="auto", metadata={"help": "auto | decord | pyav."})
-    log_sample_ids: bool = field(default=False, metadata={"help": "Write the sample ids of every micro-batch to "
-                                                           "output_dir/sample_ids_rank{rank}.jsonl."})
-    peak_tflops: float | None = field(default=None, metadata={"help": "Device bf16 peak for MFU (auto on known "
-                                                              "GPUs)."})
+    log_sample_ids: bool = field(
+        default=False,
+        metadata={"help": "Write the sample ids of every micro-batch to output_dir/sample_ids_rank{rank}.jsonl."},
+    )
+    peak_tflops: float | None = field(
+        default=None,
+        metadata={"help": "Device bf16 peak for MFU (auto on known GPUs)."},
+    )
 
 
 def make_parser():
@@ -113,12 +148,14 @@ def check_args(script_args: TarsierScriptArguments, training_args, model_args) -
         )
     if script_args.global_batch_size is not None:
         training_args.gradient_accumulation_steps = gradient_accumulation(
-            script_args.global_batch_size, training_args.world_size, training_args.per_device_train_batch_size
+            script_args.global_batch_size,
+            training_args.world_size,
+            training_args.per_device_train_batch_size,
         )
 
 
 def build_dataset(script_args: TarsierScriptArguments):
-    from .data import MixtureDataset, load_mixture, parse_mixture
+    from trl_recipes.data import MixtureDataset, load_mixture, parse_mixture
 
     if script_args.mixture is not None:
         path = script_args.mixture
@@ -126,8 +163,12 @@ def build_dataset(script_args: TarsierScriptArguments):
             path = CONFIG_DIR / path
         config = load_mixture(path, script_args.stage)
     else:
-        entry = {"name": Path(script_args.dataset_name).stem, "path": script_args.dataset_name,
-                 "split": script_args.dataset_train_split, "converter": script_args.converter}
+        entry = {
+            "name": Path(script_args.dataset_name).stem,
+            "path": script_args.dataset_name,
+            "split": script_args.dataset_train_split,
+            "converter": script_args.converter,
+        }
         if script_args.video_root is not None:
             entry["video_root"] = script_args.video_root
         config = parse_mixture({"datasets": [entry]}, script_args.stage)
@@ -138,8 +179,11 @@ def build_model(script_args, training_args, model_args):
     import torch
 
     from tarsier_hf import TarsierForConditionalGeneration
-
-    from .model_setup import configure_trainable, lora_target_modules, trainable_summary
+    from trl_recipes.model_setup import (
+        configure_trainable,
+        lora_target_modules,
+        trainable_summary,
+    )
 
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
     model = TarsierForConditionalGeneration.from_pretrained(
@@ -154,13 +198,18 @@ def build_model(script_args, training_args, model_args):
 
         peft_config = get_peft_config(model_args)
         peft_config.target_modules = lora_target_modules(
-            model, model_args.lora_target_modules or "all-linear", script_args.train_llm_layers
+            model,
+            model_args.lora_target_modules or "all-linear",
+            script_args.train_llm_layers,
         )
         if script_args.train_embeddings:
-            peft_config.modules_to_save = [*(peft_config.modules_to_save or []), "embed_tokens"]
+            peft_config.modules_to_save = [
+                *(peft_config.modules_to_save or []),
+                "embed_tokens",
+            ]
         model.requires_grad_(False)
         model = get_peft_model(model, peft_config)
-        from .model_setup import run_without_grad
+        from trl_recipes.model_setup import run_without_grad
 
         run_without_grad(model.get_base_model().model.vision_tower)
         run_without_grad(model.get_base_model().model.multi_modal_projector)
@@ -182,12 +231,19 @@ def write_training_record(output_dir: str, script_args, training_args, model_arg
         "stage": script_args.stage,
         "base_model": model_args.model_name_or_path,
         "datasets": [
-            {"name": spec.name, "path": spec.path, "weight": spec.weight, "converter": spec.converter,
-             "samples_per_epoch": dataset.counts[spec.name], "frames": asdict(spec.frames)}
+            {
+                "name": spec.name,
+                "path": spec.path,
+                "weight": spec.weight,
+                "converter": spec.converter,
+                "samples_per_epoch": dataset.counts[spec.name],
+                "frames": asdict(spec.frames),
+            }
             for spec in dataset.config.datasets
         ],
         "mixture": script_args.mixture,
-        "global_batch_size": training_args.per_device_train_batch_size * training_args.world_size
+        "global_batch_size": training_args.per_device_train_batch_size
+        * training_args.world_size
         * training_args.gradient_accumulation_steps,
         "steps": steps,
         "learning_rate": training_args.learning_rate,
@@ -208,9 +264,8 @@ def write_training_record(output_dir: str, script_args, training_args, model_arg
 
 def main(script_args, training_args, model_args) -> None:
     from tarsier_hf import TarsierProcessor
-
-    from .collator import TarsierVideoCollator
-    from .trainer import TarsierSFTTrainer
+    from trl_recipes.collator import TarsierVideoCollator
+    from trl_recipes.trainer import TarsierSFTTrainer
 
     check_args(script_args, training_args, model_args)
     dataset = build_dataset(script_args)
@@ -218,7 +273,10 @@ def main(script_args, training_args, model_args) -> None:
     model = build_model(script_args, training_args, model_args)
 
     training_args.remove_unused_columns = False
-    training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+    training_args.dataset_kwargs = {
+        **(training_args.dataset_kwargs or {}),
+        "skip_prepare_dataset": True,
+    }
     collator = TarsierVideoCollator(
         processor,
         max_length=training_args.max_length,
@@ -241,7 +299,12 @@ def main(script_args, training_args, model_args) -> None:
     if trainer.accelerator.is_main_process:
         processor.save_pretrained(training_args.output_dir)
         write_training_record(
-            training_args.output_dir, script_args, training_args, model_args, dataset, trainer.state.global_step
+            training_args.output_dir,
+            script_args,
+            training_args,
+            model_args,
+            dataset,
+            trainer.state.global_step,
         )
         _write_model_card(training_args.output_dir)
     trainer.accelerator.print(f"Model and processor saved to {training_args.output_dir}.")
@@ -259,6 +322,11 @@ def _write_model_card(output_dir: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> None:
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack: find where a rank hangs
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = make_parser()
     argv = _shipped_config(sys.argv[1:] if argv is None else argv)
     script_args, training_args, model_args = parser.parse_args_and_config(args=argv)

@@ -21,16 +21,34 @@ from .metrics import peak_tflops, step_flops
 
 __all__ = ["TarsierSFTTrainer"]
 
-_COUNTS = ("skipped_media", "skipped_overlong", "truncated", "frames", "tokens", "label_tokens", "rows")
+_COUNTS = (
+    "skipped_media",
+    "skipped_overlong",
+    "truncated",
+    "frames",
+    "tokens",
+    "label_tokens",
+    "rows",
+)
 
 
 class TarsierSFTTrainer(SFTTrainer):
-    def __init__(self, *args, peak_tflops: float | None = None, vision_trained: bool = False,
-                 log_sample_ids: bool = False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        peak_tflops: float | None = None,
+        vision_trained: bool = False,
+        log_sample_ids: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self._sample_log = (
-            os.path.join(self.args.output_dir, f"sample_ids_rank{self.accelerator.process_index}.jsonl")
-            if log_sample_ids else None
+            os.path.join(
+                self.args.output_dir,
+                f"sample_ids_rank{self.accelerator.process_index}.jsonl",
+            )
+            if log_sample_ids
+            else None
         )
         self._window = dict.fromkeys(_COUNTS, 0)
         self._window_padded = self._window_sequences = 0
@@ -51,7 +69,12 @@ class TarsierSFTTrainer(SFTTrainer):
                     handle.write(json.dumps({"step": self.state.global_step, "ids": stats["ids"]}) + "\n")
             self._window_padded += inputs["input_ids"].numel()
             self._window_sequences += inputs["input_ids"].shape[0]
-        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return super().compute_loss(
+            model,
+            inputs,
+            return_outputs=return_outputs,
+            num_items_in_batch=num_items_in_batch,
+        )
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self.model.training:
@@ -63,7 +86,8 @@ class TarsierSFTTrainer(SFTTrainer):
         window = self._window
         device = self.accelerator.device
         counts = torch.tensor(
-            [window["skipped_media"] + window["skipped_overlong"], window["truncated"]], device=device
+            [window["skipped_media"] + window["skipped_overlong"], window["truncated"]],
+            device=device,
         )
         counts = self.accelerator.reduce(counts, reduction="sum").tolist()
         self._totals["skipped"] += int(counts[0])
@@ -77,7 +101,13 @@ class TarsierSFTTrainer(SFTTrainer):
         peak = self._peak_tflops or peak_tflops(device)
         if peak and window["rows"]:
             seq_len = self._window_padded / max(self._window_sequences, 1)
-            flops = step_flops(self.model, self._window_padded, seq_len, window["frames"], self._vision_trained)
+            flops = step_flops(
+                self.model,
+                self._window_padded,
+                seq_len,
+                window["frames"],
+                self._vision_trained,
+            )
             logs["mfu"] = flops["total"] / elapsed / (peak * 1e12)
             logs["mfu_llm"] = flops["llm"] / elapsed / (peak * 1e12)
         self._window = dict.fromkeys(_COUNTS, 0)

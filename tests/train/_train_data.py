@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _proc_media import write_image, write_truncated_video, write_video  # noqa: E402
+from _proc_media import write_image, write_truncated_video, write_video
 
 CAPTIONS = [
     "A cat jumps onto the table.",
@@ -57,5 +57,12 @@ def stage2_rows(num: int = 8) -> list[dict]:
     ]
 
 
-__all__ = ["CAPTIONS", "make_media", "stage2_rows", "write_image", "write_jsonl", "write_truncated_video",
-           "write_video"]
+__all__ = [
+    "CAPTIONS",
+    "make_media",
+    "stage2_rows",
+    "write_image",
+    "write_jsonl",
+    "write_truncated_video",
+    "write_video",
+]

@@ -13,7 +13,7 @@ from trl_recipes.collator import IGNORE_INDEX, TarsierVideoCollator
 from trl_recipes.data import FrameSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _train_data import make_media, write_truncated_video  # noqa: E402
+from _train_data import make_media, write_truncated_video
 
 PER_FRAME = 7  # tiny model: 2x2 patches -> 2 * 3 + 1 positions
 
@@ -27,8 +27,15 @@ def setup(tmp_path_factory):
     return processor, media
 
 
-def _row(sample_id, messages, epoch=0, seed=0, frames=FrameSpec("stage2", (4,)), **media):
-    return {"id": sample_id, "messages": messages, "epoch": epoch, "seed": seed, "frames": frames, **media}
+def _row(sample_id, messages, epoch=0, seed=0, frames=None, **media):
+    return {
+        "id": sample_id,
+        "messages": messages,
+        "epoch": epoch,
+        "seed": seed,
+        "frames": frames or FrameSpec("stage2", (4,)),
+        **media,
+    }
 
 
 def _chat(*turns):
@@ -43,7 +50,10 @@ def test_labels_are_assistant_tokens_and_eos_multi_turn(setup):
     ids, labels = batch["input_ids"][0], batch["labels"][0]
     # Same mask as transformers' own assistant-token mask of the chat template's {% generation %} spans.
     expected = processor.tokenizer.apply_chat_template(
-        messages, chat_template=processor.chat_template, tokenize=True, return_dict=True,
+        messages,
+        chat_template=processor.chat_template,
+        tokenize=True,
+        return_dict=True,
         return_assistant_tokens_mask=True,
     )
     # The processor's tokenizer call adds BOS in front, as the official pipeline does (the template has none).
@@ -61,8 +71,16 @@ def test_labels_are_assistant_tokens_and_eos_multi_turn(setup):
 def test_mixed_batch_video_image_text_right_padded(setup):
     processor, media = setup
     rows = [
-        _row("v/1", _chat("Describe the video.", "A dog runs."), video=str(media / "videos" / "v0.mp4")),
-        _row("i/1", _chat("<image>\nWhat is shown?", "A pattern."), images=[str(media / "images" / "i0.png")]),
+        _row(
+            "v/1",
+            _chat("Describe the video.", "A dog runs."),
+            video=str(media / "videos" / "v0.mp4"),
+        ),
+        _row(
+            "i/1",
+            _chat("<image>\nWhat is shown?", "A pattern."),
+            images=[str(media / "images" / "i0.png")],
+        ),
         _row("t/1", _chat("Say hello.", "Hello.")),
     ]
     batch = TarsierVideoCollator(processor)(rows)
@@ -89,19 +107,33 @@ def test_frame_seeds_same_seed_same_frames_new_epoch_new_frames(setup):
     video = str(media / "videos" / "v1.mp4")
 
     def pixels(epoch, seed=0, sample_id="v/7"):
-        row = _row(sample_id, _chat("Describe.", "Things happen."), epoch=epoch, seed=seed, frames=spec, video=video)
+        row = _row(
+            sample_id,
+            _chat("Describe.", "Things happen."),
+            epoch=epoch,
+            seed=seed,
+            frames=spec,
+            video=video,
+        )
         return collator([row])["pixel_values"]
 
     first = pixels(0)
     assert torch.equal(first, pixels(0))  # reproducible: a resumed run sees the same frames
-    others = [pixels(epoch) for epoch in (1, 2, 3)] + [pixels(0, seed=1), pixels(0, sample_id="v/8")]
+    others = [pixels(epoch) for epoch in (1, 2, 3)] + [
+        pixels(0, seed=1),
+        pixels(0, sample_id="v/8"),
+    ]
     assert all(p.shape != first.shape or not torch.equal(p, first) for p in others)
 
 
 def test_overlong_text_is_truncated_never_inside_image_tokens(setup):
     processor, media = setup
     long_answer = " ".join(["The cat jumps onto the table."] * 20)
-    row = _row("v/long", _chat("Describe the video.", long_answer), video=str(media / "videos" / "v0.mp4"))
+    row = _row(
+        "v/long",
+        _chat("Describe the video.", long_answer),
+        video=str(media / "videos" / "v0.mp4"),
+    )
     full = TarsierVideoCollator(processor)([row])
     full_length = int(full["attention_mask"].sum())
     assert full_length > 80
@@ -124,9 +156,21 @@ def test_overlong_text_is_truncated_never_inside_image_tokens(setup):
 def test_corrupt_video_is_skipped_and_counted_unless_strict(setup):
     processor, media = setup
     rows = [
-        _row("bad/1", _chat("Describe.", "Nothing."), video=str(media / "videos" / "broken.mp4")),
-        _row("bad/2", _chat("Describe.", "Nothing."), video=str(media / "videos" / "missing.mp4")),
-        _row("ok/1", _chat("Describe.", "A dog runs."), video=str(media / "videos" / "v0.mp4")),
+        _row(
+            "bad/1",
+            _chat("Describe.", "Nothing."),
+            video=str(media / "videos" / "broken.mp4"),
+        ),
+        _row(
+            "bad/2",
+            _chat("Describe.", "Nothing."),
+            video=str(media / "videos" / "missing.mp4"),
+        ),
+        _row(
+            "ok/1",
+            _chat("Describe.", "A dog runs."),
+            video=str(media / "videos" / "v0.mp4"),
+        ),
     ]
     batch = TarsierVideoCollator(processor)(rows)
     assert batch["data_stats"]["skipped_media"] == 2 and batch["data_stats"]["ids"] == ["ok/1"]
@@ -137,6 +181,10 @@ def test_corrupt_video_is_skipped_and_counted_unless_strict(setup):
 
 def test_placeholder_count_must_match_media(setup):
     processor, media = setup
-    row = _row("i/2", _chat("<image> <image> Compare.", "Same."), images=[str(media / "images" / "i0.png")])
+    row = _row(
+        "i/2",
+        _chat("<image> <image> Compare.", "Same."),
+        images=[str(media / "images" / "i0.png")],
+    )
     with pytest.raises(ValueError, match="placeholders"):
         TarsierVideoCollator(processor)([row])

@@ -6,7 +6,11 @@ from accelerate.utils.dataclasses import get_module_class_from_name
 from safetensors.torch import load_file
 
 from tarsier_hf.testing import TINY_IMAGE_TOKEN_ID, save_tiny_checkpoint, tiny_model
-from trl_recipes.model_setup import configure_trainable, lora_target_modules, trainable_summary
+from trl_recipes.model_setup import (
+    configure_trainable,
+    lora_target_modules,
+    trainable_summary,
+)
 
 PER_FRAME = 7
 
@@ -17,8 +21,12 @@ def _batch(frames: int = 2):
     input_ids = torch.tensor([text])
     labels = input_ids.clone()
     labels[0, : 3 + PER_FRAME * frames] = -100
-    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels,
-            "pixel_values": torch.randn(frames, 3, 28, 28)}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "labels": labels,
+        "pixel_values": torch.randn(frames, 3, 28, 28),
+    }
 
 
 def _record_requires_grad(module, store):
@@ -78,7 +86,9 @@ def test_lora_only_in_language_model():
     # peft's own "all-linear" and suffix lists would also hit CLIP (q_proj/k_proj/v_proj/fc1 exist in both towers)
     suffix = lora_target_modules(model, ["q_proj", "v_proj"])
     assert len(suffix) == 4 and all("language_model" in t for t in suffix)
-    assert lora_target_modules(model, ["q_proj"], train_llm_layers=1) == ["model.language_model.layers.1.self_attn.q_proj"]
+    assert lora_target_modules(model, ["q_proj"], train_llm_layers=1) == [
+        "model.language_model.layers.1.self_attn.q_proj"
+    ]
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=targets))
     lora_params = [name for name, p in peft_model.named_parameters() if "lora_" in name]
     assert lora_params and all("language_model" in name for name in lora_params)
@@ -86,7 +96,10 @@ def test_lora_only_in_language_model():
     assert set(trainable) == set(lora_params)
 
 
-@pytest.mark.parametrize("target", ["fc1", "linear_1", "vision_tower.encoder.layers.0.self_attn.q_proj", "out_proj"])
+@pytest.mark.parametrize(
+    "target",
+    ["fc1", "linear_1", "vision_tower.encoder.layers.0.self_attn.q_proj", "out_proj"],
+)
 def test_lora_on_the_towers_is_an_error(target):
     with pytest.raises(ValueError, match="restricted to the language model"):
         lora_target_modules(tiny_model(), [target])
@@ -99,7 +112,11 @@ def test_lora_target_matching_nothing_is_an_error():
 
 def test_fsdp_wrap_classes_resolve():
     model = tiny_model()
-    assert model._no_split_modules == {"LlamaDecoderLayer", "CLIPEncoderLayer", "CLIPVisionEmbeddings"}
+    assert model._no_split_modules == {
+        "LlamaDecoderLayer",
+        "CLIPEncoderLayer",
+        "CLIPVisionEmbeddings",
+    }
     for name in model._no_split_modules:  # what accelerate's transformer-based auto-wrap does with each name
         assert get_module_class_from_name(model, name) is not None, name
 

@@ -7,6 +7,7 @@ One module-scoped pair of runs feeds several assertions:
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from tarsier_hf import TarsierForConditionalGeneration, TarsierProcessor
 from tarsier_hf.testing import save_tiny_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _train_data import make_media, stage2_rows, write_jsonl  # noqa: E402
+from _train_data import make_media, stage2_rows, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -30,37 +31,107 @@ PYTHON = sys.executable
 def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_NO_ADVISORY_WARNINGS="1", ACCELERATE_USE_CPU="1")
+    env.update(
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+        HF_DATASETS_OFFLINE="1",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_NO_ADVISORY_WARNINGS="1",
+        ACCELERATE_USE_CPU="1",
+    )
     return env
 
 
 def _stage2_args(checkpoint: Path, data: Path, output_dir: Path, *extra: str) -> list[str]:
     return [
-        "--config", "stage2.yaml",
-        "--model_name_or_path", str(checkpoint),
-        "--dataset_name", str(data / "stage2.jsonl"),
-        "--video_root", str(data),
-        "--output_dir", str(output_dir),
-        "--max_steps", "6", "--warmup_steps", "0", "--learning_rate", "1e-2", "--lr_scheduler_type", "constant",
-        "--global_batch_size", "2", "--per_device_train_batch_size", "1",
-        "--bf16", "false", "--dtype", "float32", "--use_cpu", "true", "--gradient_checkpointing", "false",
-        "--report_to", "none", "--logging_steps", "1", "--save_steps", "3", "--save_only_model", "false",
-        "--dataloader_num_workers", "1", "--max_length", "256", "--log_sample_ids", "true",
-        "--optim", "adamw_torch", *extra,
+        "--config",
+        "stage2.yaml",
+        "--model_name_or_path",
+        str(checkpoint),
+        "--dataset_name",
+        str(data / "stage2.jsonl"),
+        "--video_root",
+        str(data),
+        "--output_dir",
+        str(output_dir),
+        "--max_steps",
+        "6",
+        "--warmup_steps",
+        "0",
+        "--learning_rate",
+        "1e-2",
+        "--lr_scheduler_type",
+        "constant",
+        "--global_batch_size",
+        "2",
+        "--per_device_train_batch_size",
+        "1",
+        "--bf16",
+        "false",
+        "--dtype",
+        "float32",
+        "--use_cpu",
+        "true",
+        "--gradient_checkpointing",
+        "false",
+        "--report_to",
+        "none",
+        "--logging_steps",
+        "1",
+        "--save_steps",
+        "3",
+        "--save_only_model",
+        "false",
+        "--dataloader_num_workers",
+        "1",
+        "--max_length",
+        "256",
+        "--log_sample_ids",
+        "true",
+        "--optim",
+        "adamw_torch",
+        *extra,
     ]
 
 
 def _torchrun(args: list[str], log: Path) -> None:
-    command = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "trl_recipes.sft_tarsier", *args]
-    result = subprocess.run(command, env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=600)
-    log.write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    command = [
+        PYTHON,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trl_recipes.sft_tarsier",
+        *args,
+    ]
+    # Own session, so that a timeout ends the launcher and both ranks (no orphaned workers).
+    process = subprocess.Popen(
+        command,
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=420)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        log.write_text(output)
+        pytest.fail(f"torchrun timed out; log: {log}\n{output[-3000:]}")
+    log.write_text(output)
+    assert process.returncode == 0, output[-4000:]
 
 
 def _losses(output_dir: Path) -> list[float]:
-    states = sorted(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    states = sorted(
+        output_dir.glob("checkpoint-*/trainer_state.json"),
+        key=lambda p: int(p.parent.name.split("-")[1]),
+    )
     history = json.loads(states[-1].read_text())["log_history"]
     return [entry["loss"] for entry in history if "loss" in entry]
 
@@ -74,8 +145,17 @@ def runs(tmp_path_factory):
     run_a, run_b = root / "run_a", root / "run_b"
     _torchrun(_stage2_args(checkpoint, data, run_a), root / "run_a.log")
     resume = str(run_a / "checkpoint-3")
-    _torchrun(_stage2_args(checkpoint, data, run_b, "--resume_from_checkpoint", resume), root / "run_b.log")
-    return {"checkpoint": checkpoint, "data": data, "a": run_a, "b": run_b, "root": root}
+    _torchrun(
+        _stage2_args(checkpoint, data, run_b, "--resume_from_checkpoint", resume),
+        root / "run_b.log",
+    )
+    return {
+        "checkpoint": checkpoint,
+        "data": data,
+        "a": run_a,
+        "b": run_b,
+        "root": root,
+    }
 
 
 def test_loss_decreases_on_overfit_set(runs):
@@ -122,7 +202,11 @@ def test_final_model_reloads_and_generates(runs):
     assert config["model_type"] == "tarsier"
     model = TarsierForConditionalGeneration.from_pretrained(out).eval()
     processor = TarsierProcessor.from_pretrained(out)
-    inputs = processor(text="<video>\nDescribe the video in detail.", videos=str(runs["data"] / "videos" / "v0.mp4"),
-                       num_frames=2, return_tensors="pt")
+    inputs = processor(
+        text="<video>\nDescribe the video in detail.",
+        videos=str(runs["data"] / "videos" / "v0.mp4"),
+        num_frames=2,
+        return_tensors="pt",
+    )
     generated = model.generate(**inputs, max_new_tokens=5, do_sample=False)
     assert generated.shape[1] > inputs["input_ids"].shape[1]
