@@ -272,6 +272,12 @@ def main(script_args, training_args, model_args) -> None:
     processor = TarsierProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
     model = build_model(script_args, training_args, model_args)
 
+    if training_args.ddp_find_unused_parameters is None:
+        # With both towers frozen every trainable parameter takes part in every step, text-only batches included;
+        # DDP's search for unused parameters (TRL turns it on for vision-language models) would be wasted work.
+        training_args.ddp_find_unused_parameters = not (
+            script_args.freeze_vision_tower and script_args.freeze_projector
+        )
     training_args.remove_unused_columns = False
     training_args.dataset_kwargs = {
         **(training_args.dataset_kwargs or {}),
@@ -313,12 +319,18 @@ def main(script_args, training_args, model_args) -> None:
 
 
 def _write_model_card(output_dir: str) -> None:
-    """Optional: ``hub_cards`` writes a model card from ``tarsier_training.json`` when that package is present."""
+    """Optional: ``hub_cards`` writes a model card from ``tarsier_training.json`` when that package is present.
+    The model is saved by then, so a failing card writer only costs a warning."""
     try:
         from hub_cards.model_card import write_training_card
     except ImportError:
         return
-    write_training_card(output_dir)
+    try:
+        write_training_card(output_dir)
+    except Exception as error:  # noqa: BLE001 - the trained model must not be lost to a card problem
+        logger.warning(
+            "model card not written (%s: %s); tarsier_training.json has the run's facts", type(error).__name__, error
+        )
 
 
 def cli(argv: list[str] | None = None) -> None:
