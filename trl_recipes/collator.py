@@ -15,8 +15,8 @@ skipped becomes a one-token batch without labels (zero loss, zero gradient).
 
 Batch: ``input_ids``/``attention_mask``/``labels`` ``(B, L)`` int64, right-padded (pad id, 0, -100);
 ``pixel_values`` ``(sum of frames, 3, H, W)`` float32 in row order (absent when no row has visuals);
-``data_stats``: ``{"skipped_media", "skipped_overlong", "truncated", "frames", "tokens", "label_tokens", "ids"}``
-(``ids``: the sample ids in the batch).
+``data_stats``: ``{"skipped_media", "skipped_overlong", "truncated", "frames", "tokens", "label_tokens", "ids", "epochs"}``
+(``ids``/``epochs``: sample id and epoch of each row kept).
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class TarsierVideoCollator:
             "tokens": 0,
             "label_tokens": 0,
             "ids": [],
+            "epochs": [],
         }
         samples = []
         for row in rows:
@@ -99,6 +100,7 @@ class TarsierVideoCollator:
             stats["frames"] += 0 if sample.get("pixel_values") is None else len(sample["pixel_values"])
             samples.append(sample)
             stats["ids"].append(row.get("id"))
+            stats["epochs"].append(row.get("epoch", 0))
         batch = self._pad(samples)
         stats["tokens"] = int(batch["attention_mask"].sum())
         stats["label_tokens"] = int((batch["labels"] != IGNORE_INDEX).sum())

@@ -325,8 +325,8 @@ class MixtureDataset(Dataset):
     Each epoch holds ``samples_per_epoch`` rows (default: all rows of all datasets once); dataset ``d`` contributes
     ``round(total * weight_d / sum(weights))`` of them, walking through a seeded permutation of its rows (repeating
     it when the share is larger than the dataset). The table is fixed for a given seed, so the trainer's sampler
-    shuffles and shards it like any dataset. ``set_epoch`` (called by accelerate each epoch) feeds the epoch into
-    the per-sample seeds for frames and prompts.
+    shuffles and shards it like any dataset. ``set_epoch`` (called by the trainer callback at each epoch start,
+    before the dataloader workers start) feeds the epoch into the per-sample seeds for frames and prompts.
 
     Returned row keys: ``id`` (``"{dataset}/{row id}"``), ``dataset``, ``messages``, ``video``/``images`` (absolute
     paths or decoded images), ``start``/``end``, ``frames`` (:class:`FrameSpec`), ``epoch``, ``seed``.
@@ -359,13 +359,13 @@ class MixtureDataset(Dataset):
 
     def as_hf_dataset(self):
         """This mixture as a ``datasets.Dataset`` (what ``SFTTrainer`` takes): a table of ``(source, row)`` indices
-        whose rows are built on access by :meth:`__getitem__`, plus a ``set_epoch`` that accelerate's dataloader
-        calls each epoch (before it starts the workers, so they see the new epoch)."""
+        whose rows are built on access by :meth:`__getitem__`. The view's ``mixture`` attribute is this object; keep
+        its epoch current with :class:`trl_recipes.trainer.MixtureEpochCallback` (accelerate's dataloader does not
+        forward ``set_epoch`` to a map-style dataset when its sampler has one)."""
         from datasets import Dataset as HFDataset
 
         table = HFDataset.from_dict({"mixture_index": list(range(len(self.index)))})
         view = table.with_transform(self._rows_of)
-        view.set_epoch = self.set_epoch
         view.mixture = self
         return view
 

@@ -4,22 +4,24 @@
 The collator attaches ``data_stats`` to each batch (skipped and truncated rows, frames, tokens). This trainer takes
 it off before the forward and adds to every training log, per device: ``frames_per_second``,
 ``tokens_per_second``, ``samples_skipped`` (running total over all ranks, corrupt media + overlong),
-``samples_truncated`` and, on GPUs with a known peak (or ``peak_tflops``), ``mfu`` and ``mfu_llm``. With ``log_sample_ids``, each rank appends ``{"step", "ids"}`` per micro-batch to
+``samples_truncated`` and, on GPUs with a known peak (or ``peak_tflops``), ``mfu`` and ``mfu_llm``. With ``log_sample_ids``, each rank appends ``{"step", "ids", "epochs"}`` per micro-batch to
 ``output_dir/sample_ids_rank{rank}.jsonl`` (to audit data order and sharding).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
 import torch
+from transformers import TrainerCallback
 from trl import SFTTrainer
 
 from .metrics import peak_tflops, step_flops
 
-__all__ = ["TarsierSFTTrainer"]
+__all__ = ["MixtureEpochCallback", "TarsierSFTTrainer"]
 
 _COUNTS = (
     "skipped_media",
@@ -32,6 +34,18 @@ _COUNTS = (
 )
 
 
+class MixtureEpochCallback(TrainerCallback):
+    """Tell the :class:`~trl_recipes.data.MixtureDataset` which epoch starts, so frame and prompt seeds follow the
+    epoch. ``on_epoch_begin`` runs before the epoch's dataloader iterator (and its worker processes) is created; on
+    resume, ``state.epoch`` is the checkpoint's fractional epoch, whose integer part is the epoch being resumed."""
+
+    def __init__(self, mixture):
+        self.mixture = mixture
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.mixture.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
+
+
 class TarsierSFTTrainer(SFTTrainer):
     def __init__(
         self,
@@ -42,6 +56,9 @@ class TarsierSFTTrainer(SFTTrainer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        mixture = getattr(self.train_dataset, "mixture", None)
+        if mixture is not None:
+            self.add_callback(MixtureEpochCallback(mixture))
         self._sample_log = (
             os.path.join(
                 self.args.output_dir,
@@ -66,7 +83,10 @@ class TarsierSFTTrainer(SFTTrainer):
             if self._sample_log is not None:
                 os.makedirs(self.args.output_dir, exist_ok=True)
                 with open(self._sample_log, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps({"step": self.state.global_step, "ids": stats["ids"]}) + "\n")
+                    handle.write(
+                        json.dumps({"step": self.state.global_step, "ids": stats["ids"], "epochs": stats["epochs"]})
+                        + "\n"
+                    )
             self._window_padded += inputs["input_ids"].numel()
             self._window_sequences += inputs["input_ids"].shape[0]
         return super().compute_loss(

@@ -173,6 +173,8 @@ def test_ranks_see_disjoint_samples(runs):
     first_epoch = [{i for e in entries[:4] for i in e["ids"]} for entries in per_rank]  # 8 rows = 4 steps x 2 ranks
     assert first_epoch[0].isdisjoint(first_epoch[1])
     assert first_epoch[0] | first_epoch[1] == {f"stage2/s2-{i}" for i in range(8)}
+    # accelerate's set_epoch reaches the rows built in the dataloader worker: epoch 1 draws new frame seeds
+    assert [e["epochs"] for e in per_rank[0]] == [[0]] * 4 + [[1]] * 2
 
 
 def test_resumed_run_ends_with_the_same_weights(runs):
