@@ -41,11 +41,18 @@ def default_guide() -> tuple[str, dict]:
 
 
 def _sources_from_predictions(path: Path) -> dict[str, str]:
-    """Clip id -> ``source`` field of a predictions file; empty when the file has no such field."""
-    try:
-        return read_predictions(path, text_field="source")
-    except ValueError:
-        return {}
+    """Clip id -> ``source`` of the rows of a predictions file that have one (the ``dream1k`` task writes it).
+
+    The file was already read (and checked) by ``read_predictions``; rows without a string ``source`` are skipped.
+    """
+    sources = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if isinstance(row, dict) and isinstance(row.get("source"), str):
+            idx = row.get("idx", row.get("id"))
+            if idx is not None:
+                sources[str(idx)] = row["source"]
+    return sources
 
 
 def _video_stem(clip_id: str, annotation: dict | None) -> str:

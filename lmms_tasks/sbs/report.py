@@ -77,7 +77,8 @@ def _llm_section(study, judge_model, human_lists, source_of, resamples, seed) ->
     combined, incomplete = {}, []
     verdicts = defaultdict(int)
     consistent = both = 0
-    for clip, orders in by_clip.items():
+    for clip in source_of:  # every pair of the study, in study order
+        orders = by_clip.get(clip, {})
         for judgment in orders.values():
             verdicts[judgment["verdict"]] += 1
         label = stats.combine_orders(
