@@ -39,8 +39,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from .prompts import EXTRACTION_TEMPLATE, JUDGEMENT_TEMPLATE
 

@@ -49,16 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("study_dir", type=Path)
     create.add_argument("--a", required=True, type=Path, dest="pred_a", help="predictions of model A (JSONL)")
     create.add_argument("--b", required=True, type=Path, dest="pred_b", help="predictions of model B (JSONL)")
-    create.add_argument("--names", nargs=2, default=("A", "B"), metavar=("NAME_A", "NAME_B"),
-                        help="model names for the report (never shown to annotators)")
+    create.add_argument(
+        "--names",
+        nargs=2,
+        default=("A", "B"),
+        metavar=("NAME_A", "NAME_B"),
+        help="model names for the report (never shown to annotators)",
+    )
     create.add_argument("--sample", type=int, default=None, help="clips to sample (default: all common clips)")
     create.add_argument("--seed", type=int, default=0, help="seed of the sample and of the left/right order")
     create.add_argument("--videos", type=Path, default=None, help="folder of the clips' video files")
-    create.add_argument("--annotations", type=Path, default=os.environ.get(ANNOTATIONS_ENV) or None,
-                        help=f"DREAM-1K annotations: sources, references, video names (default: ${ANNOTATIONS_ENV})")
+    create.add_argument(
+        "--annotations",
+        type=Path,
+        default=os.environ.get(ANNOTATIONS_ENV) or None,
+        help=f"DREAM-1K annotations: sources, references, video names (default: ${ANNOTATIONS_ENV})",
+    )
     create.add_argument("--annotators", type=int, default=3, help="annotators wanted per clip (default: 3)")
-    create.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES,
-                        help=f"frames in the strip, as the models saw them (default: {DEFAULT_NUM_FRAMES})")
+    create.add_argument(
+        "--num-frames",
+        type=int,
+        default=DEFAULT_NUM_FRAMES,
+        help=f"frames in the strip, as the models saw them (default: {DEFAULT_NUM_FRAMES})",
+    )
     create.add_argument("--guide", type=Path, default=None, help="annotation guide to use instead of the paper's")
 
     serve = commands.add_parser("serve", help="run the annotation web app")
@@ -66,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=4)
-    serve.add_argument("--no-password", action="store_true",
-                       help="allow a non-loopback --host without $TARSIER_SBS_PASSWORD (anyone who can reach it "
-                       "can annotate)")
+    serve.add_argument(
+        "--no-password",
+        action="store_true",
+        help="allow a non-loopback --host without $TARSIER_SBS_PASSWORD (anyone who can reach it can annotate)",
+    )
 
     report = commands.add_parser("report", help="win/same/loss, advantage, CIs, agreement, chart and JSON")
     report.add_argument("study_dir", type=Path)
@@ -84,8 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--timeout", type=float, default=60.0)
     judge.add_argument("--max-retries", type=int, default=6)
     judge.add_argument("--max-reasks", type=int, default=9)
-    judge.add_argument("--cache-dir", type=Path, default=None,
-                       help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)")
+    judge.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
+    )
     judge.add_argument("--no-cache", action="store_true")
     judge.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -95,17 +114,29 @@ def create_command(args) -> int:
     from .create import create_study
 
     study, summary = create_study(
-        args.study_dir, args.pred_a, args.pred_b, names=tuple(args.names), sample=args.sample, seed=args.seed,
-        videos=args.videos, annotations=args.annotations, annotators=args.annotators, num_frames=args.num_frames,
+        args.study_dir,
+        args.pred_a,
+        args.pred_b,
+        names=tuple(args.names),
+        sample=args.sample,
+        seed=args.seed,
+        videos=args.videos,
+        annotations=args.annotations,
+        annotators=args.annotators,
+        num_frames=args.num_frames,
         guide=args.guide,
     )
     study.close()
-    print(f"study {args.study_dir}: {summary['n_pairs']} pairs of {summary['n_common']} common clips, "
-          f"model A on the left in {summary['a_on_left']}")
+    print(
+        f"study {args.study_dir}: {summary['n_pairs']} pairs of {summary['n_common']} common clips, "
+        f"model A on the left in {summary['a_on_left']}"
+    )
     for side, ids in (("A", summary["only_a"]), ("B", summary["only_b"])):
         if ids:
-            print(f"skipped {len(ids)} clips found only in {side}'s predictions: {', '.join(ids[:10])}"
-                  f"{' ...' if len(ids) > 10 else ''}")
+            print(
+                f"skipped {len(ids)} clips found only in {side}'s predictions: {', '.join(ids[:10])}"
+                f"{' ...' if len(ids) > 10 else ''}"
+            )
     if summary["missing_videos"]:
         ids = summary["missing_videos"]
         print(f"WARNING: no video file for {len(ids)} clips (shown without video): {', '.join(ids[:10])}")
@@ -144,15 +175,24 @@ def report_command(args) -> int:
 def judge_command(args) -> int:
     from .annotator import judge_study
 
-    config = JudgeConfig(model=args.judge_model, base_url=args.base_url, concurrency=args.concurrency,
-                         timeout=args.timeout, max_retries=args.max_retries, max_reasks=args.max_reasks)
+    config = JudgeConfig(
+        model=args.judge_model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        max_reasks=args.max_reasks,
+    )
     with Study(args.study_dir) as study:
-        run = judge_study(study, config, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                          show_progress=not args.quiet)
+        run = judge_study(
+            study, config, cache_dir=args.cache_dir, use_cache=not args.no_cache, show_progress=not args.quiet
+        )
     stats = run.judge_stats
-    print(f"judge {run.judge_model}: {run.asked} judgments now, {run.already_stored} already in the study; "
-          f"{stats.get('requests', 0)} requests, {stats.get('cache_hits', 0)} cached replies, "
-          f"{stats.get('invalid_replies', 0)} invalid replies re-asked")
+    print(
+        f"judge {run.judge_model}: {run.asked} judgments now, {run.already_stored} already in the study; "
+        f"{stats.get('requests', 0)} requests, {stats.get('cache_hits', 0)} cached replies, "
+        f"{stats.get('invalid_replies', 0)} invalid replies re-asked"
+    )
     if run.failed:
         print(f"WARNING: {len(run.failed)} judgments FAILED (run again to retry): {', '.join(run.failed[:20])}")
         return EXIT_JUDGE_FAILED

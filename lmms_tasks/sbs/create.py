@@ -132,9 +132,12 @@ def create_study(
         guide_source = {"text": f"custom guide from {Path(guide).resolve()}"}
     meta = {
         "names": {"a": names[0], "b": names[1]},
-        "inputs": {"a": str(predictions_a.resolve()), "b": str(predictions_b.resolve()), "annotations":
-                   str(Path(annotations).resolve()) if annotations else None,
-                   "videos": str(Path(videos).resolve()) if videos else None},
+        "inputs": {
+            "a": str(predictions_a.resolve()),
+            "b": str(predictions_b.resolve()),
+            "annotations": str(Path(annotations).resolve()) if annotations else None,
+            "videos": str(Path(videos).resolve()) if videos else None,
+        },
         "seed": seed,
         "sample": sample,
         "annotators": annotators,

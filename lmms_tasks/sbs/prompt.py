@@ -17,7 +17,7 @@ from lmms_tasks.autodq.parsing import InvalidReply
 
 PROMPT_FILE = "compare_prompt.txt"
 _text = resources.files(__package__).joinpath(PROMPT_FILE).read_text(encoding="utf-8")
-COMPARE_TEMPLATE = _text[:-1] if _text.endswith("\n") else _text
+COMPARE_TEMPLATE = _text.removesuffix("\n")
 PROMPT_HASH = hashlib.sha256(f"{PROMPT_FILE}:{COMPARE_TEMPLATE}".encode()).hexdigest()
 VERDICTS = {"1": "first", "2": "second", "same": "same"}
 
@@ -66,6 +66,6 @@ def parse_compare_reply(reply: str) -> dict:
         raise InvalidReply(f"the reply has no 'better' field: {reply[:200]!r}")
     better = str(data["better"]).strip().lower()
     if better not in VERDICTS:
-        raise InvalidReply(f"'better' must be \"1\", \"2\" or \"same\", got {data['better']!r}")
+        raise InvalidReply(f'\'better\' must be "1", "2" or "same", got {data["better"]!r}')
     reason = data.get("reason")
     return {"verdict": VERDICTS[better], "reason": reason if isinstance(reason, str) else ""}

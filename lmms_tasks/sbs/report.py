@@ -154,7 +154,9 @@ def format_summary(results: dict) -> str:
     ]
     for title, section in sections:
         lines.append(f"\n{title}")
-        lines.append(f"{'source':<28}{'clips':>6}{'labels':>8}{'win':>7}{'same':>7}{'loss':>7}  {'advantage':>7}  95% CI")
+        lines.append(
+            f"{'source':<28}{'clips':>6}{'labels':>8}{'win':>7}{'same':>7}{'loss':>7}  {'advantage':>7}  95% CI"
+        )
         for source, rates in section["per_source"].items():
             lines.append(_row(source, rates))
         lines.append(_row("OVERALL", section["overall"]))

@@ -39,8 +39,15 @@ def summarize_labels(
     shares = np.array([clip_shares(labels) for labels in labels_by_clip.values()], dtype=np.float64).reshape(-1, 3)
     n = len(shares)
     if n == 0:
-        return {"n_clips": 0, "n_labels": 0, "win": None, "same": None, "loss": None, "advantage": None,
-                "advantage_ci95": None}
+        return {
+            "n_clips": 0,
+            "n_labels": 0,
+            "win": None,
+            "same": None,
+            "loss": None,
+            "advantage": None,
+            "advantage_ci95": None,
+        }
     win, same, loss = shares.mean(axis=0)
     interval = None
     if resamples > 0:

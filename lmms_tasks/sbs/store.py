@@ -114,8 +114,16 @@ class Study:
                 "INSERT INTO pairs (position, clip_id, source, reference, video, text_a, text_b, a_on_left) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i, p["clip_id"], p["source"], p.get("reference"), p.get("video"), p["text_a"], p["text_b"],
-                     int(p["a_on_left"]))
+                    (
+                        i,
+                        p["clip_id"],
+                        p["source"],
+                        p.get("reference"),
+                        p.get("video"),
+                        p["text_a"],
+                        p["text_b"],
+                        int(p["a_on_left"]),
+                    )
                     for i, p in enumerate(pairs)
                 ],
             )
@@ -189,7 +197,9 @@ class Study:
         target = int(self.meta("annotators", 1))
         per_annotator = {
             row["annotator"]: row["n"]
-            for row in self._db.execute("SELECT annotator, COUNT(*) AS n FROM answers GROUP BY annotator ORDER BY annotator")
+            for row in self._db.execute(
+                "SELECT annotator, COUNT(*) AS n FROM answers GROUP BY annotator ORDER BY annotator"
+            )
         }
         complete = self._db.execute(
             "SELECT COUNT(*) FROM (SELECT clip_id FROM answers GROUP BY clip_id HAVING COUNT(*) >= ?)", (target,)

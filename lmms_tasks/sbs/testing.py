@@ -7,7 +7,7 @@
 """
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from .prompt import descriptions_in
 

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared media helpers
 
-from _proc_media import write_video  # noqa: E402
+from _proc_media import write_video
 
-from lmms_tasks.sbs.create import create_study  # noqa: E402
+from lmms_tasks.sbs.create import create_study
 
 NAMES = ("ZebraNet-34B", "QuokkaVLM-7B")  # distinctive: a page that leaks them is easy to catch
 SOURCES = ("DREAM/live_action", "DREAM/animation")
@@ -30,15 +30,32 @@ def sbs_inputs(tmp_path_factory) -> dict:
     files = {"pred_a": root / "a.jsonl", "pred_b": root / "b.jsonl", "annotations": root / "metadata.json"}
     with files["pred_a"].open("w") as a, files["pred_b"].open("w") as b:
         for clip_id in CLIP_IDS:
-            a.write(json.dumps({"idx": clip_id, "source": source_of(clip_id),
-                                "prediction": f"Clip {clip_id}: a man walks to the door, then opens it."}) + "\n")
+            a.write(
+                json.dumps(
+                    {
+                        "idx": clip_id,
+                        "source": source_of(clip_id),
+                        "prediction": f"Clip {clip_id}: a man walks to the door, then opens it.",
+                    }
+                )
+                + "\n"
+            )
             b.write(json.dumps({"idx": int(clip_id), "prediction": f"Clip {clip_id}: a man sits on a chair."}) + "\n")
         a.write(json.dumps({"idx": "99", "prediction": "only in A"}) + "\n")
-    files["annotations"].write_text(json.dumps([
-        {"idx": clip_id, "source": source_of(clip_id), "description": f"A man walks to the door in clip {clip_id}.",
-         "events": [], "video_file": f"video_{clip_id}.mp4"}
-        for clip_id in CLIP_IDS
-    ]))
+    files["annotations"].write_text(
+        json.dumps(
+            [
+                {
+                    "idx": clip_id,
+                    "source": source_of(clip_id),
+                    "description": f"A man walks to the door in clip {clip_id}.",
+                    "events": [],
+                    "video_file": f"video_{clip_id}.mp4",
+                }
+                for clip_id in CLIP_IDS
+            ]
+        )
+    )
     videos = root / "videos"
     videos.mkdir()
     for clip_id in CLIP_IDS[:-1]:
@@ -54,8 +71,14 @@ def make_study(sbs_inputs, tmp_path):
     counter = iter(range(1000))
 
     def make(**overrides):
-        settings = {"names": NAMES, "annotations": sbs_inputs["annotations"], "videos": sbs_inputs["videos"],
-                    "annotators": 2, "seed": 0, **overrides}
+        settings = {
+            "names": NAMES,
+            "annotations": sbs_inputs["annotations"],
+            "videos": sbs_inputs["videos"],
+            "annotators": 2,
+            "seed": 0,
+            **overrides,
+        }
         return create_study(tmp_path / f"study{next(counter)}", sbs_inputs["pred_a"], sbs_inputs["pred_b"], **settings)
 
     return make

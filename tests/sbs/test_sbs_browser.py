@@ -46,7 +46,9 @@ def start_server(study_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env.pop("TARSIER_SBS_PASSWORD", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "lmms_tasks.sbs.cli", "serve", str(study_dir), "--port", str(port)],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -68,8 +70,14 @@ def browser():
 
     options = Options()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--mute-audio"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,760",
+        "--mute-audio",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.implicitly_wait(10)
@@ -86,8 +94,38 @@ def page(driver, study) -> str:
     return source
 
 
-def position_shown(driver) -> int:
-    return int(driver.find_element("css selector", 'input[name="position"]').get_attribute("value"))
+def position_shown(driver, expected: int | None = None, timeout: float = 60) -> int | None:
+    """The pair position of the page shown; with ``expected``, waits (through page loads) until it is that one."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            shown = int(driver.find_element("css selector", 'input[name="position"]').get_attribute("value"))
+        except (NoSuchElementException, StaleElementReferenceException):
+            shown = None
+        if expected is None or shown == expected:
+            return shown
+        assert time.monotonic() < deadline, f"expected pair {expected}, the page shows {shown}"
+        time.sleep(0.1)
+
+
+def show_frames(driver, timeout: float = 60) -> int:
+    """Click "Show the frames the models saw", wait for the strip to load; returns its natural height."""
+    driver.find_element("id", "show-frames").click()
+    strip = driver.find_element("id", "frames")
+    deadline = time.monotonic() + timeout
+    while not driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", strip):
+        assert time.monotonic() < deadline, "the frames strip did not load"
+        time.sleep(0.2)
+    return driver.execute_script("return arguments[0].naturalHeight", strip)
+
+
+def wait_for_id(driver, element_id: str, timeout: float = 60):
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(expected_conditions.presence_of_element_located(("id", element_id)))
 
 
 def test_annotate_reload_resume_kill_and_restart(make_study, browser, tmp_path):
@@ -101,40 +139,35 @@ def test_annotate_reload_resume_kill_and_restart(make_study, browser, tmp_path):
         page(browser, study)
         browser.find_element("id", "name").send_keys("ann")
         browser.find_element("id", "start").click()
-        assert browser.find_element("id", "annotator").text == "ann"
+        assert wait_for_id(browser, "annotator").text == "ann"
 
         # pair 0: look at the frames the models saw, then click "A is better"
-        assert position_shown(browser) == 0
+        assert position_shown(browser, 0) == 0
         page(browser, study)
-        browser.find_element("id", "show-frames").click()
-        strip = browser.find_element("id", "frames")
-        deadline = time.monotonic() + 60
-        while not browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", strip):
-            assert time.monotonic() < deadline, "the frames strip did not load"
-            time.sleep(0.2)
-        assert browser.execute_script("return arguments[0].naturalHeight", strip) == 180
+        assert show_frames(browser) == 180
         browser.find_element("id", "choose-left").click()
         clicked[0] = "left"
 
         # pair 1: the keyboard shortcut "b" (B is better)
-        assert position_shown(browser) == 1
+        assert position_shown(browser, 1) == 1
         page(browser, study)
         browser.find_element("tag name", "body").send_keys("b")
         clicked[1] = "right"
 
         # pair 2: a comment (typing "a" there is text, not a shortcut), then "same" with the key "3"
-        assert position_shown(browser) == 2
+        assert position_shown(browser, 2) == 2
         comment = browser.find_element("id", "comment")
         comment.send_keys("a both miss the door")
-        assert position_shown(browser) == 2
+        assert position_shown(browser, 2) == 2
         browser.find_element("tag name", "body").send_keys("3")
         clicked[2] = "same"
 
         # reload: no answer is posted twice, the next pair is still pair 3
-        assert position_shown(browser) == 3
+        assert position_shown(browser, 3) == 3
         browser.refresh()
-        assert position_shown(browser) == 3
+        assert position_shown(browser, 3) == 3
         assert "you have answered 3" in page(browser, study)
+        show_frames(browser)
         screenshot = tmp_path / "sbs_annotate.png"
         assert browser.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
         if os.environ.get("TARSIER_SBS_SCREENSHOT"):
@@ -143,7 +176,7 @@ def test_annotate_reload_resume_kill_and_restart(make_study, browser, tmp_path):
         # pair 3 answered, then the server is killed (SIGKILL) as soon as the answer is acknowledged
         browser.find_element("id", "choose-right").click()
         clicked[3] = "right"
-        assert position_shown(browser) == 4
+        assert position_shown(browser, 4) == 4
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
     finally:
@@ -158,10 +191,11 @@ def test_annotate_reload_resume_kill_and_restart(make_study, browser, tmp_path):
     try:
         # the same browser session resumes at the first unanswered pair
         browser.get(base + "/annotate")
-        assert position_shown(browser) == 4
+        assert position_shown(browser, 4) == 4
         assert "you have answered 4" in page(browser, study)
         browser.find_element("id", "choose-left").click()
         clicked[4] = "left"
+        wait_for_id(browser, "done")
         assert "nothing left to annotate" in page(browser, study)
 
         # a second annotator starts from the beginning; progress counts both
@@ -169,8 +203,9 @@ def test_annotate_reload_resume_kill_and_restart(make_study, browser, tmp_path):
         browser.get(base + "/")
         browser.find_element("id", "name").send_keys("bob")
         browser.find_element("id", "start").click()
-        assert position_shown(browser) == 0
+        assert position_shown(browser, 0) == 0
         browser.find_element("id", "choose-same").click()
+        position_shown(browser, 1)
         browser.get(base + "/progress")
         assert "0 of 5 pairs have 2 answers" not in page(browser, study)
         assert browser.find_element("id", "complete").text.startswith("1 of 5 pairs")

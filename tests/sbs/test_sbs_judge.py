@@ -13,8 +13,15 @@ from lmms_tasks.sbs.prompt import descriptions_in, parse_compare_reply, render_c
 from lmms_tasks.sbs.report import build_report
 from lmms_tasks.sbs.testing import prefer_containing, prefer_first
 
-JUDGE_ENVS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TARSIER_JUDGE_MODEL", "TARSIER_JUDGE_BASE_URL",
-              "TARSIER_JUDGE_API_KEY", "TARSIER_JUDGE_CONCURRENCY", "TARSIER_AUTODQ_CACHE")
+JUDGE_ENVS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "TARSIER_JUDGE_MODEL",
+    "TARSIER_JUDGE_BASE_URL",
+    "TARSIER_JUDGE_API_KEY",
+    "TARSIER_JUDGE_CONCURRENCY",
+    "TARSIER_AUTODQ_CACHE",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +31,16 @@ def clean_judge_env(monkeypatch):
 
 
 def config(server, **overrides) -> JudgeConfig:
-    return JudgeConfig(**{"base_url": server.base_url, "concurrency": 4, "timeout": 5.0, "max_retries": 1,
-                          "max_reasks": 2, **overrides})
+    return JudgeConfig(
+        **{
+            "base_url": server.base_url,
+            "concurrency": 4,
+            "timeout": 5.0,
+            "max_retries": 1,
+            "max_reasks": 2,
+            **overrides,
+        }
+    )
 
 
 def test_prompt_round_trip_and_reply_schema():
@@ -91,8 +106,19 @@ def test_cli_judge_reports_failures_and_uses_the_cache(make_study, tmp_path, cap
     study, _ = make_study(sample=2)
     with LocalJudgeServer(other_reply=prefer_first) as server:
         server.inject("malformed", times=99, kind="unknown", match=study.pair(1)["text_b"])
-        argv = ["judge", str(study.directory), "--base-url", server.base_url, "--cache-dir", str(tmp_path / "c"),
-                "--judge-model", "local-judge", "--max-reasks", "1", "--quiet"]
+        argv = [
+            "judge",
+            str(study.directory),
+            "--base-url",
+            server.base_url,
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--judge-model",
+            "local-judge",
+            "--max-reasks",
+            "1",
+            "--quiet",
+        ]
         assert main(argv) == EXIT_JUDGE_FAILED
         out = capsys.readouterr().out
         assert "2 judgments FAILED" in out and "2 invalid replies re-asked" not in out
@@ -100,11 +126,25 @@ def test_cli_judge_reports_failures_and_uses_the_cache(make_study, tmp_path, cap
     assert len(study.llm_judgments()) == 2
     assert main(["report", str(study.directory), "--output-dir", str(tmp_path / "r")]) == 0
     results = json.loads((tmp_path / "r" / "sbs_results.json").read_text())
-    assert results["llm"]["local-judge"]["n_incomplete"] == 1 and results["llm"]["local-judge"]["overall"]["n_clips"] == 1
+    assert (
+        results["llm"]["local-judge"]["n_incomplete"] == 1 and results["llm"]["local-judge"]["overall"]["n_clips"] == 1
+    )
 
 
 def test_unreachable_judge_stops_with_a_clear_error(make_study, tmp_path, capsys):
     study, _ = make_study(sample=1)
-    code = main(["judge", str(study.directory), "--base-url", "http://127.0.0.1:9/v1", "--no-cache", "--quiet",
-                 "--max-retries", "0", "--timeout", "2"])
+    code = main(
+        [
+            "judge",
+            str(study.directory),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--no-cache",
+            "--quiet",
+            "--max-retries",
+            "0",
+            "--timeout",
+            "2",
+        ]
+    )
     assert code == 1 and "cannot reach the judge endpoint" in capsys.readouterr().err

@@ -36,7 +36,10 @@ def test_report_numbers_per_source_and_overall(make_study, tmp_path):
             answer(study, annotator, clip_id, choice)
     results = build_report(study, resamples=500, seed=0)
     assert results["models"] == {"a": NAMES[0], "b": NAMES[1]}
-    live, animation = results["human"]["per_source"]["DREAM/live_action"], results["human"]["per_source"]["DREAM/animation"]
+    live, animation = (
+        results["human"]["per_source"]["DREAM/live_action"],
+        results["human"]["per_source"]["DREAM/animation"],
+    )
     # live action: clip 2 win 1; clip 4 win 1/2 same 1/2; clip 6 loss 1 -> win 1/2, same 1/6, loss 1/3
     assert (live["n_clips"], live["n_labels"]) == (3, 6)
     assert live["win"] == pytest.approx(1 / 2) and live["same"] == pytest.approx(1 / 6)

@@ -85,8 +85,12 @@ def test_answers_are_stored_once_and_next_pair_respects_the_target(make_study):
     assert study.next_position("ann") == 1 and study.next_position("bob") == 0
     study.record_answer("bob", 0, "right")
     assert study.next_position("cy") == 1  # pair 0 has its 2 annotators
-    assert study.progress() == {"pairs": len(CLIP_IDS), "annotators_target": 2, "complete": 1,
-                                "per_annotator": {"ann": 1, "bob": 1}}
+    assert study.progress() == {
+        "pairs": len(CLIP_IDS),
+        "annotators_target": 2,
+        "complete": 1,
+        "per_annotator": {"ann": 1, "bob": 1},
+    }
     assert study.last_answered_position("bob") == 0 and study.last_answered_position("cy") is None
     with pytest.raises(StudyError, match="no pair at position"):
         study.record_answer("ann", 99, "left")
@@ -95,10 +99,26 @@ def test_answers_are_stored_once_and_next_pair_respects_the_target(make_study):
 
 
 def test_cli_create_prints_what_it_skipped(sbs_inputs, tmp_path, capsys):
-    command = [sys.executable, "-m", "lmms_tasks.sbs.cli", "create", str(tmp_path / "study"),
-               "--a", str(sbs_inputs["pred_a"]), "--b", str(sbs_inputs["pred_b"]), "--names", *NAMES,
-               "--sample", "4", "--seed", "1", "--annotators", "1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    command = [
+        sys.executable,
+        "-m",
+        "lmms_tasks.sbs.cli",
+        "create",
+        str(tmp_path / "study"),
+        "--a",
+        str(sbs_inputs["pred_a"]),
+        "--b",
+        str(sbs_inputs["pred_b"]),
+        "--names",
+        *NAMES,
+        "--sample",
+        "4",
+        "--seed",
+        "1",
+        "--annotators",
+        "1",
+    ]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "4 pairs of 8 common clips" in done.stdout and "only in A's predictions: 99" in done.stdout
     assert main(command[3:]) == 1  # in-process: the second run refuses the existing study
