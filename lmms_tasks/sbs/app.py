@@ -15,18 +15,21 @@ a reload never posts twice), so killing the server loses nothing that was acknow
 """
 
 import hmac
+import logging
 import threading
 from pathlib import Path
 
 from flask import Flask, abort, redirect, render_template, request, send_file, session, url_for
 
-from tarsier_hf.video_io import MEDIA_EXTENSIONS, MediaError, load_frames, media_kind
+from tarsier_hf.video_io import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, load_frames, media_kind
 
 from .store import Study, StudyError
 
+logger = logging.getLogger(__name__)
+
 PASSWORD_ENV = "TARSIER_SBS_PASSWORD"
 # What browsers play in a <video> element; other containers (.avi, .mkv, .wmv) show the frames strip instead.
-BROWSER_PLAYABLE = frozenset({".mp4", ".webm", ".mov", ".m4v", ".ogv"})
+BROWSER_PLAYABLE = frozenset({".mp4", ".webm", ".mov"}) & VIDEO_EXTENSIONS
 STRIP_HEIGHT = 180
 MAX_NAME = 64
 
@@ -67,7 +70,6 @@ def create_app(study_dir: str | Path, password: str | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    app.extensions["sbs_study"] = study
 
     def annotator() -> str | None:
         return session.get("annotator")
@@ -202,7 +204,9 @@ def create_app(study_dir: str | Path, password: str | None = None) -> Flask:
             try:
                 data = frames_strip(path, num_frames)
             except MediaError as error:
-                abort(404, str(error))
+                # The message names the file: logged here, not sent to the browser.
+                logger.warning("frames of pair %d: %s", position, error)
+                abort(404)
             frames_dir.mkdir(exist_ok=True)
             partial = cached.with_suffix(".tmp")
             partial.write_bytes(data)

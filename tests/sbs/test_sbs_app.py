@@ -119,3 +119,15 @@ def test_serve_refuses_other_hosts_without_a_password(make_study, capsys, monkey
     monkeypatch.delenv("TARSIER_SBS_PASSWORD", raising=False)
     assert main(["serve", str(study.directory), "--host", "0.0.0.0"]) == 1
     assert "TARSIER_SBS_PASSWORD" in capsys.readouterr().err
+
+
+def test_an_undecodable_video_gives_404_without_its_path(client_for, tmp_path):
+    client, study = client_for()
+    login(client)
+    broken = tmp_path / "secret_model_dir_clip.mp4"
+    broken.write_bytes(b"not a video at all")
+    study._db.execute("UPDATE pairs SET video = ? WHERE position = 0", (str(broken),))
+    response = client.get("/frames/0.jpg")
+    assert response.status_code == 404
+    assert "secret_model_dir" not in response.get_data(as_text=True)
+    assert not (study.directory / "frames" / "0.jpg").exists()

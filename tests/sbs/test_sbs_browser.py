@@ -75,7 +75,7 @@ def browser():
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1200,760",
+        "--window-size=1200,900",
         "--mute-audio",
     ):
         options.add_argument(argument)
