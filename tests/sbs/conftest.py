@@ -10,16 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared media helpers
 
 from _proc_media import write_video
+from _sbs_helpers import CLIP_IDS, NAMES, source_of
 
 from lmms_tasks.sbs.create import create_study
-
-NAMES = ("ZebraNet-34B", "QuokkaVLM-7B")  # distinctive: a page that leaks them is easy to catch
-SOURCES = ("DREAM/live_action", "DREAM/animation")
-CLIP_IDS = [str(i) for i in range(1, 9)]
-
-
-def source_of(clip_id: str) -> str:
-    return SOURCES[int(clip_id) % 2]
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from conftest import NAMES
+from _sbs_helpers import NAMES
 from PIL import Image
 
 from lmms_tasks.sbs.app import create_app

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import NAMES
+from _sbs_helpers import NAMES
 
 from lmms_tasks.sbs.store import Study
 

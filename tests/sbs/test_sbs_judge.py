@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from test_sbs_report import answer
+from _sbs_helpers import answer
 
 from lmms_tasks.autodq.judge import JudgeConfig
 from lmms_tasks.autodq.testing import LocalJudgeServer

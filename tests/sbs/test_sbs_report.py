@@ -3,22 +3,11 @@
 import json
 
 import pytest
-from conftest import NAMES
+from _sbs_helpers import NAMES, answer
 from PIL import Image
 
 from lmms_tasks.sbs.cli import main
 from lmms_tasks.sbs.report import build_report, format_summary, save_report
-
-
-def answer(study, annotator, clip_id, choice):
-    """Answer in model terms by clicking the side the study shows that model on."""
-    pair = next(p for p in study.pairs() if p["clip_id"] == clip_id)
-    if choice == "same":
-        side = "same"
-    else:
-        side = "left" if (choice == "a") == bool(pair["a_on_left"]) else "right"
-    stored = study.record_answer(annotator, pair["position"], side)
-    assert stored["choice"] == choice
 
 
 def test_report_numbers_per_source_and_overall(make_study, tmp_path):

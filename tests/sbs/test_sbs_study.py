@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CLIP_IDS, NAMES, source_of
+from _sbs_helpers import CLIP_IDS, NAMES, source_of
 
 from lmms_tasks.sbs.cli import main
 from lmms_tasks.sbs.create import create_study
