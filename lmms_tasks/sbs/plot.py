@@ -27,7 +27,7 @@ def _panel(axes, title: str, section: dict, names: dict) -> None:
     axes.set_yticks(positions, labels, fontsize=8)
     axes.set_xlim(0, 1)
     axes.set_xlabel("share of labels (advantage = win - loss, 95% CI)")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title, fontsize=10, loc="right")
     axes.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.08), ncol=3, frameon=False)
 
 
