@@ -217,6 +217,10 @@ def _run(args, inputs, source, distributed, describe, DescribeOptions, load_tars
     except ValueError as error:  # e.g. an --output file that is not a describe output
         _error(str(error))
         return EXIT_BAD_INPUT
+    except RuntimeError as error:  # the model failed on the device (out of memory alone is an input failure)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _error(f"generation failed: {type(error).__name__}: {first_line}")
+        return EXIT_MODEL_ERROR
     if distributed.is_main:
         _report(summary, args.output)
     return EXIT_INPUTS_FAILED if summary.failed else 0
