@@ -21,7 +21,13 @@ _EXPORTS = {
     "TarsierForConditionalGeneration": "modeling_tarsier",
     "TarsierProcessor": "processing_tarsier",
 }
-__all__ = [*_EXPORTS, "register_auto_classes"]
+__all__ = [
+    "TarsierConfig",
+    "TarsierForConditionalGeneration",
+    "TarsierModel",
+    "TarsierProcessor",
+    "register_auto_classes",
+]
 
 _registered = False
 

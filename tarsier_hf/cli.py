@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub id or local folder (default: {DEFAULT_MODEL})")
     describe.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     describe.add_argument(
-        "--frames", type=_positive_int, default=None, help="frames sampled per video (default: the model's, 8 for Tarsier)"
+        "--frames",
+        type=_positive_int,
+        default=None,
+        help="frames sampled per video (default: the model's, 8 for Tarsier)",
     )
     describe.add_argument(
         "--prompt", default=None, help="instruction (default: 'Describe the video in detail.', or '... the image ...')"
@@ -207,7 +210,13 @@ def _run(args, inputs, source, distributed, describe, DescribeOptions, load_tars
 
     try:
         summary = describe(
-            model, processor, inputs, options, output=args.output, emit=emit, distributed=distributed,
+            model,
+            processor,
+            inputs,
+            options,
+            output=args.output,
+            emit=emit,
+            distributed=distributed,
             progress=not args.quiet,
         )
     except KeyboardInterrupt:

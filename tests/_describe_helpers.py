@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _proc_media import write_gif, write_image, write_video
+from _proc_media import write_image, write_video
 from PIL import Image
 
 # Settings a developer's shell may hold that would change a run.
@@ -39,7 +39,9 @@ def write_media_set(folder: Path, count: int, corrupt_at: int | None = None) -> 
             path = path.with_suffix(".mp4")
             path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
         elif kind == "mp4":
-            write_video(path, fps=4, width=width, height=height, frames=block_frames(index, 3 + 5 * index % 23, width, height))
+            write_video(
+                path, fps=4, width=width, height=height, frames=block_frames(index, 3 + 5 * index % 23, width, height)
+            )
         elif kind == "gif":
             frames = [Image.fromarray(f) for f in block_frames(index, 4 + index % 5, width, height)]
             frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -54,9 +56,7 @@ def reference_descriptions(model, processor, paths, num_frames: int, max_new_tok
     descriptions = []
     for path in paths:
         instruction = "Describe the image in detail." if path.suffix == ".png" else "Describe the video in detail."
-        inputs = processor(
-            text=f"<video>\n{instruction}", videos=str(path), num_frames=num_frames, return_tensors="pt"
-        )
+        inputs = processor(text=f"<video>\n{instruction}", videos=str(path), num_frames=num_frames, return_tensors="pt")
         with torch.inference_mode():
             output = model.generate(
                 **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=processor.tokenizer.pad_token_id

@@ -60,7 +60,7 @@ import json, sys
 from tarsier_hf.cli import main
 codes = []
 for argv in (["--help"], ["describe", "--help"], ["describe", "x.mp4", "--frames", "0"], ["describe"],
-             ["describe", {str(tmp_path / 'missing.mp4')!r}], ["describe", {str(media[0])!r}, "--model", "/no/such/dir"]):
+             ["describe", {str(tmp_path / "missing.mp4")!r}], ["describe", {str(media[0])!r}, "--model", "/no/such/dir"]):
     try:
         codes.append(main(argv))
     except SystemExit as exit:
@@ -68,7 +68,9 @@ for argv in (["--help"], ["describe", "--help"], ["describe", "x.mp4", "--frames
 heavy = sorted(m for m in ("torch", "transformers", "tarsier_hf.modeling_tarsier") if m in sys.modules)
 print(json.dumps({{"codes": codes, "heavy": heavy}}))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(), timeout=120, check=False
+    )
     report = json.loads(result.stdout.splitlines()[-1])
     assert report == {"codes": [0, 0, 2, 2, 2, 1], "heavy": []}, result.stderr
     assert "argument --frames: must be >= 1, got 0" in result.stderr
@@ -84,8 +86,22 @@ def test_json_output_equals_in_process_generation(checkpoint, media, reference, 
     env = cli_env(HF_HUB_CACHE=str(cache), HF_ENDPOINT=silent_hub, HF_HUB_ETAG_TIMEOUT="2")
     del env["HF_HUB_OFFLINE"]
     result = run_tarsier(
-        "describe", *media, "--model", repo_id, "--frames", FRAMES, "--max-new-tokens", NEW_TOKENS,
-        "--batch-size", 3, "--workers", 1, "--device", "cpu", "--json", env=env,
+        "describe",
+        *media,
+        "--model",
+        repo_id,
+        "--frames",
+        FRAMES,
+        "--max-new-tokens",
+        NEW_TOKENS,
+        "--batch-size",
+        3,
+        "--workers",
+        1,
+        "--device",
+        "cpu",
+        "--json",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -150,12 +166,14 @@ def test_unavailable_device_exits_1_with_one_line(checkpoint, media, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["describe", str(media[0]), "--model", str(checkpoint), "--device", device]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"tarsier describe: error: cannot load the model {str(checkpoint)!r}")
+    assert err.count("\n") == 1 and err.startswith(
+        f"tarsier describe: error: cannot load the model {str(checkpoint)!r}"
+    )
     assert f"device {device!r}: {message}" in err or f"unknown device {device!r}" in err
 
 
 def test_generation_failure_exits_1(checkpoint, media, monkeypatch, capsys):
-    import tarsier_hf.describe.runner as runner
+    from tarsier_hf.describe import runner
 
     def broken(*args, **kwargs):
         raise RuntimeError("the device fell over")

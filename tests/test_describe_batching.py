@@ -74,8 +74,8 @@ def test_chunked_vision_encoding_equals_one_call(tiny):
 
 
 def test_dataset_decodes_once_and_reports_bad_files(tiny, media, tmp_path, monkeypatch):
-    model, processor = tiny
-    import tarsier_hf.describe.batching as batching
+    _, processor = tiny
+    from tarsier_hf.describe import batching
 
     calls = []
     real = batching.load_frames

@@ -35,8 +35,17 @@ def test_corrupt_file_among_20(checkpoint, tiny, tmp_path):
     media = write_media_set(tmp_path / "media", 20, corrupt_at=10)
     output = tmp_path / "out.jsonl"
     result = run_tarsier(
-        "describe", tmp_path / "media", "--model", checkpoint, *COMMON, "--batch-size", 4, "--workers", 1,
-        "--output", output,
+        "describe",
+        tmp_path / "media",
+        "--model",
+        checkpoint,
+        *COMMON,
+        "--batch-size",
+        4,
+        "--workers",
+        1,
+        "--output",
+        output,
     )
     assert result.returncode == 3, result.stderr
     records = load_records(output)
@@ -61,7 +70,11 @@ def test_sigkill_then_resume(checkpoint, tmp_path):
     arguments = ["describe", str(tmp_path / "media"), "--model", str(checkpoint), *COMMON, "--max-new-tokens", "24"]
     arguments += ["--batch-size", "1", "--workers", "1", "--output", str(output)]
     process = subprocess.Popen(
-        [*tarsier_command(), *arguments], env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        [*tarsier_command(), *arguments],
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:

@@ -60,11 +60,11 @@ def generate_batch(model, tokenizer, batch, settings: GenerationSettings) -> tup
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     texts = [t.strip() for t in tokenizer.batch_decode(generated, skip_special_tokens=True)]
-    counts = _new_token_counts(generated, tokenizer.pad_token_id, model.generation_config.eos_token_id)
+    counts = _new_token_counts(generated, model.generation_config.eos_token_id)
     return texts, counts, seconds
 
 
-def _new_token_counts(generated: torch.Tensor, pad_token_id: int, eos_token_id) -> list[int]:
+def _new_token_counts(generated: torch.Tensor, eos_token_id) -> list[int]:
     """Tokens each row generated, up to and including its first end-of-sequence token (rows that stop early are
     padded afterwards)."""
     eos = set([eos_token_id] if isinstance(eos_token_id, int) else (eos_token_id or []))

@@ -151,11 +151,11 @@ def _parse_json_line(line: str, list_file: Path, number: int) -> tuple[str, str 
     except json.JSONDecodeError as error:
         raise InputError(f"{where}: not a JSON object ({error.msg})") from None
     if not isinstance(entry, dict):
-        raise InputError(f"{where}: expected a JSON object with \"path\", got {type(entry).__name__}")
+        raise InputError(f'{where}: expected a JSON object with "path", got {type(entry).__name__}')
     path = entry.get("path", entry.get("video"))
     if not isinstance(path, str) or not path:
-        raise InputError(f"{where}: the object has no \"path\" (or \"video\") string")
+        raise InputError(f'{where}: the object has no "path" (or "video") string')
     prompt = entry.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
-        raise InputError(f"{where}: \"prompt\" must be a string")
+        raise InputError(f'{where}: "prompt" must be a string')
     return path, prompt

@@ -67,7 +67,7 @@ def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not a JSON line ({error.msg}); is this a tarsier describe output?")
         if not isinstance(record, dict) or "path" not in record or "description" not in record:
-            raise ValueError(f"{path}:{number}: not a tarsier describe record (needs \"path\" and \"description\")")
+            raise ValueError(f'{path}:{number}: not a tarsier describe record (needs "path" and "description")')
         records.append(record)
     return records
 
@@ -82,7 +82,7 @@ class RecordWriter:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the writer's lifetime
 
     def write(self, record: dict) -> None:
         self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -131,4 +131,3 @@ def merge_into_output(output: str | os.PathLike, order: list[tuple[str, str]] | 
     for shard in shards:
         shard.unlink()
     return len(moved)
-

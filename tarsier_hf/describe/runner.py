@@ -129,7 +129,10 @@ def describe(
         if distributed.is_main:
             merge_into_output(output)  # shards of an interrupted run
         distributed.barrier()
-        done = {record_key(record) for record in load_records(output, repair=distributed.is_main)}
+        existing = load_records(output, repair=distributed.is_main)
+        done = {record_key(record) for record in existing}
+        if distributed.is_main:
+            _warn_about_other_settings(existing, set(keys), options.model_name, num_frames, output)
     todo = [job for job, key in zip(jobs, keys) if key not in done]
     mine = todo[distributed.rank :: distributed.world_size]
     summary = Summary(total=len(jobs), skipped=len(jobs) - len(todo))
@@ -187,6 +190,20 @@ def describe(
     summary.described = sum(count for count, _ in gathered)
     summary.failed = [failure for _, rank_failures in gathered for failure in rank_failures]
     return summary
+
+
+def _warn_about_other_settings(records, keys, model_name: str, num_frames: int, output) -> None:
+    """Done inputs are skipped whatever settings made them; say so when those differ from this run's."""
+    ours = [r for r in records if record_key(r) in keys]
+    other_model = sum(1 for r in ours if r.get("model") != model_name)
+    other_frames = sum(1 for r in ours if r.get("frames") not in (None, 1, num_frames))
+    if other_model or other_frames:
+        print(
+            f"tarsier describe: warning: of the inputs already in {output}, {other_model} were described by another "
+            f"model and {other_frames} with another number of frames; they are kept (use another --output to redo "
+            "them)",
+            file=sys.stderr,
+        )
 
 
 def _generate(model, tokenizer, batch, options: DescribeOptions, failures: list):
