@@ -143,6 +143,15 @@ def describe_command(args) -> int:
         _error(str(error))
         return EXIT_BAD_INPUT
 
+    if args.output:
+        from .describe.records import load_records
+
+        try:
+            load_records(args.output, repair=False)  # a file that is not a describe output stops us before loading
+        except (ValueError, OSError) as error:
+            _error(f"--output: {error}")
+            return EXIT_BAD_INPUT
+
     from .model_source import ModelSourceError, check_model_source
 
     try:

@@ -136,6 +136,18 @@ def test_unusable_inputs_exit_2_before_the_model_loads(checkpoint, media, tmp_pa
     assert "Loading weights" not in captured.err
 
 
+def test_output_that_is_not_a_describe_output_exits_2(checkpoint, media, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    output.write_text('{"accuracy": 0.5}\n')
+    assert main(["describe", str(media[0]), "--model", str(checkpoint), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f'tarsier describe: error: --output: {output}:1: not a tarsier describe record (needs "path" and "description")\n'
+    )
+    assert output.read_text() == '{"accuracy": 0.5}\n'
+
+
 def test_model_problems_exit_1_with_one_line(checkpoint, media, tmp_path, silent_hub):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -63,6 +63,19 @@ def test_batched_equals_one_by_one(tiny, media, reference, batch_size, workers, 
     assert summary.described == 8 and summary.failed == [] and summary.skipped == 0
 
 
+def test_static_cache_gives_the_same_descriptions(tiny, media, reference):
+    records = []
+    generation = GenerationSettings(max_new_tokens=NEW_TOKENS, static_cache=True)
+    describe(
+        *tiny,
+        [DescribeInput(str(p)) for p in media[:4]],
+        options(batch_size=2, generation=generation),
+        emit=records.append,
+        progress=False,
+    )
+    assert [r["description"] for r in records] == reference[:4]
+
+
 def test_chunked_vision_encoding_equals_one_call(tiny):
     model, _ = tiny
     pixels = torch.randn(7, 3, 28, 28)

@@ -105,7 +105,7 @@ def test_two_processes_with_torchrun(checkpoint, tiny, tmp_path):
     shard_path(output, 5).write_text(json.dumps(leftover) + "\n")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += ["-m", "tarsier_hf.cli", "describe", str(tmp_path / "media"), "--model", str(checkpoint), *COMMON]
-    command += ["--batch-size", "2", "--workers", "0", "--output", str(output)]
+    command += ["--batch-size", "2", "--workers", "1", "--output", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=400, check=False)
     assert result.returncode == 0, result.stderr
     records = load_records(output)

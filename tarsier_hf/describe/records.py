@@ -54,8 +54,8 @@ def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     if len(complete) < len(data):
-        print(f"tarsier describe: {path}: dropping a torn last line (an interrupted write)", file=sys.stderr)
         if repair:
+            print(f"tarsier describe: {path}: dropping a torn last line (an interrupted write)", file=sys.stderr)
             with open(path, "r+b") as handle:
                 handle.truncate(len(complete))
     records = []

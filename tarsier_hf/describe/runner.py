@@ -120,7 +120,9 @@ def describe(
     distributed = distributed or Distributed()
     if distributed.world_size > 1 and output is None:
         raise ValueError("several processes need an output file to merge their results into")
-    num_frames = options.num_frames or processor.num_frames
+    num_frames = options.num_frames or getattr(processor, "num_frames", None)
+    if not num_frames:
+        raise ValueError(f"{type(processor).__name__} has no default num_frames: pass DescribeOptions(num_frames=...)")
     jobs = [Job(i, item.path, instruction_for(item, options.prompt)) for i, item in enumerate(inputs)]
     keys = [input_key(job.path, job.instruction) for job in jobs]
 
