@@ -10,17 +10,12 @@ from transformers.utils import is_flash_attn_2_available
 
 from .modeling_tarsier import TarsierForConditionalGeneration
 
-__all__ = ["default_attn_implementation", "load_tarsier", "resolve_device", "resolve_dtype"]
+__all__ = ["resolve_device", "resolve_dtype", "default_attn_implementation", "load_tarsier"]
 
 _DTYPES = {
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
 }
 
 
