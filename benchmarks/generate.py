@@ -11,9 +11,10 @@ For each batch size (in the same run, interleaved, medians of ``--repeats``):
 - prefill: ``generate`` of one token (vision encoding + one forward over the prompt), in seconds;
 - decode: ``(t(N tokens) - t(1 token)) / (N - 1)`` per step, as tokens/s over the batch (``min_new_tokens`` forces
   N steps whatever the random weights emit);
-- on CUDA, the bounds: decode step >= (LLM weight bytes + KV-cache bytes read) / HBM bandwidth, prefill >= FLOPs /
-  bf16 matmul peak; both given from the GPU's data sheet (``--hbm-tbs``, ``--bf16-tflops``; H200/H100/A100 known)
-  and measured here (a large device copy, an 8192^3 bf16 matmul), with the fraction of the bound reached;
+- the bounds, with the fraction of each reached: decode step >= (LLM weight bytes + KV-cache bytes read) / memory
+  bandwidth, prefill >= FLOPs / matmul peak; peaks from the GPU's data sheet (H200/H100/A100 known) or given
+  (``--hbm-tbs``, ``--bf16-tflops``, also on CPU); on CUDA also measured here (a large device copy, an 8192^3 bf16
+  matmul);
 - end to end: videos/s of :func:`tarsier_hf.describe.runner.describe` (what ``tarsier describe`` runs) on generated
   320x240 clips at ``--batch-size 1`` and ``8`` (decoding in background workers).
 
@@ -270,11 +271,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--dtype", choices=["bf16", "fp32"], default=None, help="default: bf16 on CUDA, fp32 on CPU")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--static-cache", action="store_true", help="static KV cache (compiled decode on CUDA)")
     parser.add_argument("--attn", default="sdpa")
-    parser.add_argument("--hbm-tbs", type=float, default=None, help="HBM bandwidth, TB/s (default: known GPUs)")
-    parser.add_argument("--bf16-tflops", type=float, default=None, help="dense bf16 peak, TFLOP/s (known GPUs)")
+    parser.add_argument("--hbm-tbs", type=float, default=None, help="memory bandwidth, TB/s (default: known GPUs)")
+    parser.add_argument("--bf16-tflops", type=float, default=None, help="matmul peak, TFLOP/s (default: known GPUs)")
     parser.add_argument("--videos", type=int, default=16, help="clips for the end-to-end describe run (0: skip)")
     parser.add_argument("--describe-tokens", type=int, default=64)
     parser.add_argument("--workers", type=int, default=4)
@@ -282,7 +284,7 @@ def main() -> None:
 
     cuda = torch.device(args.device).type == "cuda"
     shape = args.shape or ("7b" if cuda else "small")
-    dtype = torch.bfloat16 if cuda else torch.float32
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype or ("bf16" if cuda else "fp32")]
     tarsier_config, llava_config = build_configs(shape, args.text_layers, args.vision_layers)
     tarsier, llava = build_models(tarsier_config, llava_config, args.device, dtype, args.attn)
     name = torch.cuda.get_device_name(args.device) if cuda else "CPU"
@@ -290,11 +292,11 @@ def main() -> None:
         f"device: {name}; shape: {shape} ({llm_params(tarsier) / 1e9:.2f}B LLM parameters), {dtype}, "
         f"attention: {args.attn}, static cache: {args.static_cache}, {args.frames} frames, {args.new_tokens} tokens"
     )
-    peak_flops = peak_bandwidth = None
+    known = next((v for k, v in KNOWN_GPUS.items() if k in name), (None, None))
+    peak_flops = args.bf16_tflops * 1e12 if args.bf16_tflops else known[0]
+    peak_bandwidth = args.hbm_tbs * 1e12 if args.hbm_tbs else known[1]
+    bounds = bool(peak_flops and peak_bandwidth)
     if cuda:
-        known = next((v for k, v in KNOWN_GPUS.items() if k in name), (None, None))
-        peak_flops = args.bf16_tflops * 1e12 if args.bf16_tflops else known[0]
-        peak_bandwidth = args.hbm_tbs * 1e12 if args.hbm_tbs else known[1]
         measured_flops, measured_bandwidth = measured_peaks(args.device)
         print(
             f"peaks: data sheet {peak_flops and peak_flops / 1e12} TFLOP/s, {peak_bandwidth and peak_bandwidth / 1e12}"
@@ -305,7 +307,7 @@ def main() -> None:
     print(f"LLM positions per frame: Tarsier {positions[0]}, LLaVA {positions[1]} ({positions[0] / positions[1]:.3f}x)")
 
     header = f"{'batch':>5} {'model':>8} {'prefill s':>10} {'decode tok/s':>13} {'ms/step':>8}" + (
-        f" {'prefill/bound':>14} {'decode/bound':>13}" if cuda else ""
+        f" {'prefill/bound':>14} {'decode/bound':>13}" if bounds else ""
     )
     print(header)
     results = {}
@@ -327,10 +329,10 @@ def main() -> None:
             step = (statistics.median(samples[key]["many"]) - prefill) / (args.new_tokens - 1)
             results[(batch, key)] = (prefill, step)
             line = f"{batch:>5} {key:>8} {prefill:>10.4f} {batch / step:>13.1f} {1000 * step:>8.2f}"
-            if cuda and peak_flops and peak_bandwidth:
+            if bounds:
                 tokens = inputs[key]["input_ids"].shape[1]
                 prefill_bound = prefill_flops(tarsier_config, model, batch, args.frames, tokens) / peak_flops
-                step_bound = decode_bytes(tarsier_config, model, batch, tokens + args.new_tokens // 2, 2)
+                step_bound = decode_bytes(tarsier_config, model, batch, tokens + args.new_tokens // 2, dtype.itemsize)
                 step_bound /= peak_bandwidth
                 line += f" {prefill_bound / prefill:>14.1%} {step_bound / step:>13.1%}"
             print(line)
