@@ -289,7 +289,7 @@ def main() -> None:
     tarsier, llava = build_models(tarsier_config, llava_config, args.device, dtype, args.attn)
     name = torch.cuda.get_device_name(args.device) if cuda else "CPU"
     print(
-        f"device: {name}; shape: {shape} ({llm_params(tarsier) / 1e9:.2f}B LLM parameters), {dtype}, "
+        f"device: {name}; shape: {shape} ({llm_params(tarsier) / 1e6:.1f}M LLM parameters), {dtype}, "
         f"attention: {args.attn}, static cache: {args.static_cache}, {args.frames} frames, {args.new_tokens} tokens"
     )
     known = next((v for k, v in KNOWN_GPUS.items() if k in name), (None, None))
@@ -327,6 +327,8 @@ def main() -> None:
         for key, model in models.items():
             prefill = statistics.median(samples[key]["one"])
             step = (statistics.median(samples[key]["many"]) - prefill) / (args.new_tokens - 1)
+            if step <= 0:
+                raise SystemExit(f"decode time drowned in timing noise at batch {batch}: raise --new-tokens/--repeats")
             results[(batch, key)] = (prefill, step)
             line = f"{batch:>5} {key:>8} {prefill:>10.4f} {batch / step:>13.1f} {1000 * step:>8.2f}"
             if bounds:
