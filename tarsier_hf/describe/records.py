@@ -53,11 +53,10 @@ def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:
         return []
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) < len(data):
-        if repair:
-            print(f"tarsier describe: {path}: dropping a torn last line (an interrupted write)", file=sys.stderr)
-            with open(path, "r+b") as handle:
-                handle.truncate(len(complete))
+    if len(complete) < len(data) and repair:
+        print(f"tarsier describe: {path}: dropping a torn last line (an interrupted write)", file=sys.stderr)
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
     records = []
     for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
         if not line.strip():
