@@ -23,9 +23,11 @@ video, zero-frame video, start time beyond the end, fewer than one frame request
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import os
 import random
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -398,11 +400,18 @@ def _plan(path: Path, backend: str):
         raise MediaError(f"{path}: cannot decode video with backend='decord': {_NO_DECORD}")
     if av is None and decord is None:
         raise MediaError(f"{path}: cannot decode video, no video decoder is installed: {_NO_PYAV}")
-    index = _probe(path) if av is not None else None  # MediaError for corrupt, truncated or zero-frame files
+    index = None
+    if av is not None:
+        try:
+            index = _probe(path)  # MediaError for corrupt, truncated or zero-frame files
+        except MediaError:
+            if backend != "decord":
+                raise
     if decord is not None:
         try:
-            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        except Exception as error:  # decord raises bare RuntimeError/DECORDError for every kind of failure
+            with _stderr_silenced():
+                reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        except Exception as error:  # noqa: BLE001 (decord raises bare RuntimeError/DECORDError for every kind of failure)
             if backend == "decord" or index is None:
                 raise MediaError(_decode_failure(path, [f"decord: {_first_line(error)}"])) from None
             reader = None  # PyAV reads the file: decode it with PyAV
@@ -432,9 +441,31 @@ def _import_decord():
         import decord
     except ImportError:
         return None
-    # decord's C++ logger prints a line for every failed open, before the exception that carries the same message.
-    decord.logging.set_level(decord.logging.QUIET)
+    decord.logging.set_level(decord.logging.QUIET)  # its FFmpeg's messages ("moov atom not found", ...)
     return decord
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration: decord's C++ logger writes "ERROR opening: ..." there
+    for every file it cannot open (decord.logging's level does not reach it), before raising an exception that
+    carries the same text. Only the opening of the first reader is wrapped (a few milliseconds)."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable stderr: nothing to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _decode_failure(path, problems) -> str:
@@ -489,7 +520,7 @@ def _probe(path: Path) -> _StreamIndex:
         rotation = _first_frame_rotation(path) if count else 0
     except MediaError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (PyAV and FFmpeg raise many kinds for an unreadable file)
         raise MediaError(_decode_failure(path, [f"PyAV: {_first_line(error)}"])) from None
     if count == 0:
         raise _no_frames(path)
@@ -624,7 +655,7 @@ def _decode_with_pyav(sink, path, index: _StreamIndex, num_frames, start_time, e
             _decode_sequentially(sink, path, index, wanted)
     except MediaError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (any decoder failure is reported with the file)
         raise MediaError(_decode_failure(path, [f"PyAV: {_first_line(error)}"])) from None
     return indices
 

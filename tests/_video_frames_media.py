@@ -181,6 +181,6 @@ def gif_frames(path) -> np.ndarray:
 def available(encoder: str) -> bool:
     try:
         av.codec.Codec(encoder, "w")
-    except Exception:  # av.codec.codec.UnknownCodecError, or an FFmpeg build without it
+    except Exception:  # noqa: BLE001 (av.codec.codec.UnknownCodecError, or an FFmpeg build without it)
         return False
     return True

@@ -18,7 +18,12 @@ from _video_frames_media import (
     write_gif,
 )
 
-from tarsier_hf.video_io import MediaError, load_frames, resolve_backend, sample_frame_indices
+from tarsier_hf.video_io import (
+    MediaError,
+    load_frames,
+    resolve_backend,
+    sample_frame_indices,
+)
 
 try:
     import decord  # noqa: F401  (installed on Linux x86_64 only)
@@ -92,15 +97,16 @@ def test_codec_container_gop(folder, codec, extension, gop):
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
 @pytest.mark.parametrize("extension, gop", [(".mp4", "bframes-g6"), (".mov", "ip-g6")])
 def test_display_rotation(folder, rotation, extension, gop):
-    path = write_clip(folder / f"rot{rotation}-{gop}{extension}", "libx264", NUM_FRAMES, 10, options=GOPS[gop],
-                      rotation=rotation)
+    path = write_clip(
+        folder / f"rot{rotation}-{gop}{extension}", "libx264", NUM_FRAMES, 10, options=GOPS[gop], rotation=rotation
+    )
     truth = sequential_frames(path)
     shape = (48, 64, 3) if rotation in (0, 180) else (64, 48, 3)
     assert truth.shape == (NUM_FRAMES, *shape)
     assert [identify(f, NUM_FRAMES, rotation) for f in truth] == list(range(NUM_FRAMES))
     for backend in BACKENDS:
         if backend == "decord" and rotation in (90, 270):
-            with pytest.raises(MediaError, match=rf"decord cannot apply a 90° display rotation.*backend='pyav'"):
+            with pytest.raises(MediaError, match=r"decord cannot apply a 90° display rotation.*backend='pyav'"):
                 load_frames(path, SAMPLED, backend=backend)
             continue
         _check_frames(load_frames(path, SAMPLED, backend=backend), truth, EXPECTED, backend, rotation)
@@ -111,33 +117,48 @@ def test_display_rotation(folder, rotation, extension, gop):
 VFR_TIMESTAMPS_MS = [round(i * 1000 / 30) for i in range(20)] + [667 + 500 * k for k in range(10)]
 
 
-@pytest.mark.parametrize(
-    "codec, extension", [("h264", ".mp4"), ("h264", ".mkv"), ("vp9", ".webm"), ("mpeg4", ".mkv")]
-)
+@pytest.mark.parametrize("codec, extension", [("h264", ".mp4"), ("h264", ".mkv"), ("vp9", ".webm"), ("mpeg4", ".mkv")])
 def test_variable_frame_rate_windows_by_timestamp(folder, codec, extension):
     _requires(codec)
     options = {"bf": "2", "g": "6"} if codec != "vp9" else {"g": "6"}
-    path = write_clip(folder / f"vfr-{codec}{extension}", ENCODERS[codec], 30, 30, options=options,
-                      timestamps_ms=VFR_TIMESTAMPS_MS)
+    path = write_clip(
+        folder / f"vfr-{codec}{extension}", ENCODERS[codec], 30, 30, options=options, timestamps_ms=VFR_TIMESTAMPS_MS
+    )
     truth = sequential_frames(path)
     assert [identify(f, 30) for f in truth] == list(range(30))
     for backend in BACKENDS:
         if backend == "decord" and resolve_backend(path) != "decord":
             continue
-        _check_frames(load_frames(path, 4, start_time=1.0, end_time=3.0, backend=backend), truth, [21, 22, 23, 24],
-                      backend, num_frames=30)
+        _check_frames(
+            load_frames(path, 4, start_time=1.0, end_time=3.0, backend=backend),
+            truth,
+            [21, 22, 23, 24],
+            backend,
+            num_frames=30,
+        )
         # [0.1 s, 1.2 s]: frames 3 (0.100 s) to 21 (1.167 s); 6 frames spread over those 19
-        _check_frames(load_frames(path, 6, start_time=0.1, end_time=1.2, backend=backend), truth,
-                      [3 + i for i in sample_frame_indices(19, 6)], backend, num_frames=30)
-        _check_frames(load_frames(path, 3, start_time=4.0, backend=backend), truth, [27, 28, 29], backend,
-                      num_frames=30)
+        _check_frames(
+            load_frames(path, 6, start_time=0.1, end_time=1.2, backend=backend),
+            truth,
+            [3 + i for i in sample_frame_indices(19, 6)],
+            backend,
+            num_frames=30,
+        )
+        _check_frames(
+            load_frames(path, 3, start_time=4.0, backend=backend), truth, [27, 28, 29], backend, num_frames=30
+        )
 
 
 def test_gif_per_frame_durations(folder):
     durations = [100] * 5 + [500] * 5  # frames start at 0, .1, .2, .3, .4, .5, 1.0, 1.5, 2.0, 2.5 s
     path = write_gif(folder / "durations.gif", durations)
     truth = gif_frames(path)
-    cases = [((0.45, 1.6), 3, [5, 6, 7]), ((0.2, 0.5), 4, [2, 3, 4, 5]), ((1.0, None), 2, [6, 9]), ((None, None), 3, [0, 4, 9])]
+    cases = [
+        ((0.45, 1.6), 3, [5, 6, 7]),
+        ((0.2, 0.5), 4, [2, 3, 4, 5]),
+        ((1.0, None), 2, [6, 9]),
+        ((None, None), 3, [0, 4, 9]),
+    ]
     for (start, end), n, expected in cases:
         frames = load_frames(path, n, start_time=start, end_time=end)
         assert [identify(f, 10) for f in frames] == expected

@@ -17,7 +17,10 @@ pytest.importorskip("decord", reason="decord is the default decoder on H.264 MP4
 
 _REPO = Path(__file__).resolve().parents[1]
 # The clip committed with the tests, else the checkout's shared data folder.
-DEMO_VIDEO_CANDIDATES = (_REPO / "tests" / "data" / "videos" / "demo_test.mp4", _REPO.parent / "shared" / "data" / "videos" / "demo_test.mp4")
+DEMO_VIDEO_CANDIDATES = (
+    _REPO / "tests" / "data" / "videos" / "demo_test.mp4",
+    _REPO.parent / "shared" / "data" / "videos" / "demo_test.mp4",
+)
 DEMO_VIDEO = next((p for p in DEMO_VIDEO_CANDIDATES if p.is_file()), None)
 requires_demo = pytest.mark.skipif(
     DEMO_VIDEO is None, reason=f"demo clip demo_test.mp4 not found at {', '.join(map(str, DEMO_VIDEO_CANDIDATES))}"
@@ -40,8 +43,7 @@ def _sha256(array) -> str:
 
 
 @requires_demo
-@pytest.mark.parametrize("n", [8, 16])
-@pytest.mark.parametrize("backend", ["auto", "decord", "pyav"])
+@pytest.mark.parametrize("n, backend", [(8, "auto"), (16, "auto"), (8, "decord"), (8, "pyav")])
 def test_demo_frames_unchanged(n, backend):
     frames = load_frames(DEMO_VIDEO, n, backend=backend)
     assert frames.shape == (n, 800, 1920, 3) and frames.dtype == np.uint8
@@ -55,8 +57,9 @@ def test_demo_pixel_values_unchanged(fast_resize):
         size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336}, image_mean=CLIP_MEAN, image_std=CLIP_STD
     )
     processor = TarsierProcessor(image_processor, build_tiny_tokenizer(), patch_size=14)
-    out = processor(text="<video>\nDescribe.", videos=str(DEMO_VIDEO), num_frames=8, fast_resize=fast_resize,
-                    return_tensors="pt")
+    out = processor(
+        text="<video>\nDescribe.", videos=str(DEMO_VIDEO), num_frames=8, fast_resize=fast_resize, return_tensors="pt"
+    )
     pixels = out["pixel_values"]
     assert tuple(pixels.shape) == (8, 3, 336, 336)
     assert _sha256(pixels.numpy()) == PIXELS_SHA256[fast_resize]
