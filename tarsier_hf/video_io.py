@@ -35,7 +35,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+try:
+    from PIL import Image, UnidentifiedImageError
+except ImportError as error:  # transformers' remote-code check would say "pip install PIL"; the package is pillow
+    raise ImportError("Pillow is not installed (pip install pillow)") from error
 
 try:
     # Loaded before decord on purpose: decord bundles its own FFmpeg and libvpx, and when those are loaded first
