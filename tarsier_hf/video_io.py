@@ -9,15 +9,39 @@ Sampling (indices are relative to the clip after start/end trimming):
   equal segments.
 - :func:`sample_stage2_indices` — training stage 2: ``n`` drawn from ``{8, 16}``, then inference sampling.
 
-Decoding: :func:`load_frames` turns a file into ``(n, H, W, 3)`` uint8 RGB frames — videos (mp4, avi, webm, mov,
-mkv, wmv) with decord, or PyAV when decord is missing or fails on the file (and for wmv, where decord's seeking
-picks wrong frames); GIFs with Pillow; still images as one frame. decord and PyAV return the same frames; their
-pixels are identical on every file in the tests (which allow 2 grey levels for other FFmpeg builds). When the
-sampled frames span several keyframe intervals, separate decord readers decode them in parallel (same frames).
-:func:`map_frames` applies a per-frame function while decoding goes on. :func:`frames_from_decoded` takes frames
-the caller already holds (PIL images, numpy arrays, torch tensors). Every problem with an input raises
-:class:`MediaError` naming the file and the problem: missing file, unsupported extension, corrupt or truncated
-video, zero-frame video, start time beyond the end, fewer than one frame requested.
+Frames are the frames of a sequential decode (the truth): frame ``i`` is the ``i``-th picture in presentation
+order, turned upright by the file's display rotation (as ``ffmpeg`` and players do), as ``(n, H, W, 3)`` uint8 RGB.
+
+Time windows (``start_time`` / ``end_time`` seconds) keep the frames whose presentation timestamps lie in
+``[start_time, end_time]`` (:func:`frame_range_by_time`): right for variable frame rates and for GIFs with
+per-frame durations. On constant-frame-rate clips this is the official ``int(fps * t)`` except for a start time
+strictly between two frames, where the official code starts one frame earlier (:func:`trim_to_frame_range` keeps
+the official formula).
+
+Decoder policy (:func:`load_frames` ``backend="auto"``, :func:`resolve_backend` tells the choice): PyAV first
+indexes the file (demuxing packets, no picture decoding but the first, for the rotation); decord is used only where
+its random access was measured exact — H.264 in MP4/MOV (.mp4, .m4v, .mov), no display rotation, decord's frame
+count and timestamps equal to the index's (within 1 ms) — which keeps the official reader and its pixels on
+ordinary clips (parity tested). Everything else is decoded with PyAV, which seeks to the keyframe before each wanted
+frame and identifies frames by presentation timestamp, falling back to decoding from the start when the file's
+timestamps or seeking cannot be trusted. Measured on generated clips (tests/test_video_frames_matrix.py): decord
+returns wrong frames for B-frame MPEG-4 Part 2 in AVI, MP4 and MKV, for H.264 in AVI (B-frames or all-intra),
+for ASF (wmv), and scrambled pixels for 90°/270° rotations; it was right on H.264 in MP4/MOV/MKV, HEVC and VP9,
+but outside MP4/MOV H.264 its timestamps cannot be checked against a sample table, so those go to PyAV too.
+``backend="decord"`` reads as decord does (except 90°/270° rotations, refused), ``backend="pyav"`` always PyAV.
+Cost: the index adds a few milliseconds per file on the decord path; see ``benchmarks/processor.py``.
+
+GIFs are read with Pillow, still images as one frame. When the sampled frames span several keyframe intervals,
+separate decord readers decode them in parallel (same frames; ``TARSIER_DECODE_WORKERS`` sets how many, default
+``min(4, cpu count)``). :func:`map_frames` applies a per-frame function while decoding goes on.
+:func:`frames_from_decoded` takes frames the caller already holds (PIL images, numpy arrays, torch tensors).
+Extensions: one list here (:data:`VIDEO_EXTENSIONS`, :data:`CLIP_EXTENSIONS` = videos + GIF,
+:data:`MEDIA_EXTENSIONS`), used by the processor, the CLI and the tasks.
+
+Every problem with an input raises :class:`MediaError` naming the file and the problem: missing file, unsupported
+extension, corrupt or truncated video, zero-frame video, start time beyond the end, an empty time window, fewer than
+one frame requested, a missing decoder ("PyAV is not installed (pip install av)"). decord's own C++ log line for a
+file it cannot open is silenced (the error carries it).
 """
 
 from __future__ import annotations
@@ -288,10 +312,13 @@ def load_frames(
     Args:
         path: the media file; its kind comes from the extension (:func:`media_kind`).
         num_frames: frames to take with :func:`sample_frame_indices` (ignored for still images, which are one frame).
-        start_time, end_time: optional trimming in seconds before sampling (videos and GIFs).
+        start_time, end_time: optional trimming in seconds before sampling (videos and GIFs): the frames whose
+            presentation timestamps lie in ``[start_time, end_time]`` (:func:`frame_range_by_time`).
         sampler: replaces the inference sampling, e.g. ``functools.partial(sample_stage1_indices, rng=seed)``.
-        backend: ``"auto"`` (decord, falling back to PyAV; PyAV for .wmv), ``"decord"`` or ``"pyav"``; videos
-            only.
+        backend: ``"auto"`` (decord where its random access is exact, else PyAV; see the module docstring),
+            ``"decord"`` or ``"pyav"``; videos only.
+
+    Returns the frames upright (display rotation applied). Raises :class:`MediaError` for every bad input.
     """
     decoded = {}
     indices = _decode_into(decoded.__setitem__, path, num_frames, start_time, end_time, sampler, backend)

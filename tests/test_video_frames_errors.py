@@ -51,7 +51,8 @@ def _run(folder, hidden, video, tmp_path):
     env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(folder), ",".join(hidden), str(video)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        check=False, capture_output=True, text=True, timeout=300, env=env,
+        cwd=tmp_path, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
