@@ -69,7 +69,9 @@ def test_remote_code_names_the_missing_packages(native_checkpoint, tmp_path):
     try:
         import decord  # noqa: F401
     except ImportError:
-        expected = f"{video}: cannot decode video, no video decoder is installed: PyAV is not installed (pip install av)"
+        expected = (
+            f"{video}: cannot decode video, no video decoder is installed: PyAV is not installed (pip install av)"
+        )
         assert without_pyav["error"] == expected
     else:
         assert without_pyav["error"].startswith(f"{video}: PyAV is not installed (pip install av); decord alone")
