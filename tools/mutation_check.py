@@ -68,9 +68,16 @@ MUTATIONS = [
         ("tests/test_modeling_tarsier.py::test_newline_and_end_of_image_embeddings_sit_after_each_row_and_frame",),
     ),
     Mutation(
+        "collator-prompt-labels",
+        "training labels on prompt tokens: the SFT collator labels every token, not only the assistant's",
+        "trl_recipes/collator.py",
+        "        labels = torch.full_like(input_ids, IGNORE_INDEX)\n        for position, (start, end) in enumerate(offsets):",
+        "        labels = input_ids.clone()\n        for position, (start, end) in enumerate(offsets):",
+        ("tests/train/test_collator.py::test_labels_are_assistant_tokens_and_eos_multi_turn",),
+    ),
+    Mutation(
         "prompt-labels",
-        "training labels on prompt tokens: the chat template's {% generation %} mask covers the user turn (no "
-        "training collator exists yet; the template's generation markers are what TRL's assistant_only_loss reads)",
+        "the chat template's {% generation %} mask (what TRL's assistant_only_loss reads) covers the user turn",
         "tarsier_hf/processing_tarsier.py",
         """"{%- elif message['role'] == 'user' -%}{{ 'USER: ' ~ ns.text ~ ' ' }}\"""",
         """"{%- elif message['role'] == 'user' -%}{%- generation -%}{{ 'USER: ' ~ ns.text ~ ' ' }}{%- endgeneration -%}\"""",
