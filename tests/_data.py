@@ -17,7 +17,9 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
 DATA = TESTS_DIR / "data"
 
-DEMO_VIDEO = DATA / "videos" / "demo_test.mp4"  # 1920x800, 84 frames at 8 fps (re-encoded from the shared clip)
+# 1920x800, 84 frames at 8 fps, re-encoded small from the shared demo_test.mp4. Not named demo_test.mp4: the
+# decoder-parity tests compare hashes of the ORIGINAL clip's frames and look for that name under tests/data first.
+DEMO_VIDEO = DATA / "videos" / "demo_small.mp4"
 DREAM1K_SUBSET = DATA / "dream1k" / "DREAM-1k-subset.jsonl"
 TARSIER_EVAL = DATA / "tarsier_eval"
 

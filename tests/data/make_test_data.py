@@ -6,7 +6,7 @@ tests only read the committed files). Usage: ``python tests/data/make_test_data.
   name: 1-4 and 199-202 (the first clips, the first source boundary), 116 (double quotes in the reference), 649,
   804, 980, 981 (the four references without events), 801.
 - ``tarsier_eval/*.jsonl``: the first 3 lines of each released evaluation annotation file.
-- ``videos/demo_test.mp4``: not rebuilt here; re-encoded once from ``videos/demo_test.mp4`` (same 1920x800 size,
+- ``videos/demo_small.mp4``: not rebuilt here; re-encoded once from ``videos/demo_test.mp4`` (same 1920x800 size,
   84 frames at 8 fps, libx264 crf 36, faststart) to make it small.
 """
 
