@@ -72,6 +72,7 @@ def test_choices_on_a_cuda_machine(
 
 def test_explicit_choices_win_and_device_map_shards(official_checkpoint, monkeypatch, recorded_from_pretrained):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
     monkeypatch.setattr(loading, "is_flash_attn_2_available", lambda: True)
     loading.load_tarsier(str(official_checkpoint), dtype="float32", attn_implementation="eager", device_map="auto")
