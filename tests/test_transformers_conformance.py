@@ -88,3 +88,11 @@ class TarsierModelTest(common.ModelTesterMixin, unittest.TestCase):
     def test_can_init_all_missing_weights(self):
         pass
 
+    @unittest.skip(
+        "transformers' GenerationTesterMixin lives in tests/generation, which its sdist does not ship (an empty "
+        "stand-in is imported instead); inheriting that stand-in would only pretend generation is covered. "
+        "Generation is tested in tests/test_modeling_tarsier.py (greedy, beam search, batched, half precision)."
+    )
+    def test_generation_tester_mixin_inheritance(self):
+        pass
+

@@ -21,7 +21,8 @@ def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(tmp_path, 
     videos.mkdir()
     for clip in "1234":
         shutil.copy(dream1k_videos / f"{clip}.mp4", videos / f"{clip}.mp4")
-    (videos / "5.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")  # 6.mp4 is absent
+    # The 5th and 6th clips of the committed subset are 18 and 35: 18 is corrupt, 35 has no video.
+    (videos / "18.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
     lmms_env["TARSIER_DREAM1K_VIDEO_DIR"] = str(videos)
     model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8,dtype=float32"
     args = ["--tasks", "dream1k", "--limit", "6", "--output_path", str(tmp_path / "out"), "--log_samples"]
@@ -31,9 +32,9 @@ def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(tmp_path, 
     task = results["results"]["dream1k"]
     assert task["autodq_n_scored,none"] == 4 and task["autodq_n_failed,none"] == 2, output_of(process)
     report = json.loads(Path(task["autodq,none"]).read_text())
-    assert sorted(report["failed_ids"]) == ["5", "6"]
-    assert "cannot decode video" in report["failures"]["5"] and "5.mp4" in report["failures"]["5"]
-    assert "no video named 6.<ext>" in report["failures"]["6"]
+    assert sorted(report["failed_ids"]) == ["18", "35"]
+    assert "cannot decode video" in report["failures"]["18"] and "18.mp4" in report["failures"]["18"]
+    assert "no video named 35.<ext>" in report["failures"]["35"]
     assert report["per_source"]["DREAM/movie_animation"]["n_failed"] == 2
 
     # The good clips got exactly what a clean run gives them; the bad ones carry the reason, not a description.
