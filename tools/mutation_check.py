@@ -161,8 +161,8 @@ MUTATIONS = [
         "plugin-square-mode",
         "the lmms-eval plugin does not pass square_mode to the processor",
         "lmms_tasks/models/tarsier.py",
-        "            square_mode=self.square_mode,\n            padding=True,",
-        "            padding=True,",
+        """            **({"square_mode": self.square_mode} if self.family == "tarsier" else {}),""",
+        """            **({} if self.family == "tarsier" else {}),""",
         ("tests/lmms/test_lmms_dream1k_parts.py::test_chat_model_options_reach_the_processor_and_the_model",),
     ),
 ]
