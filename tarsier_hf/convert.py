@@ -4,7 +4,8 @@ The official repos (``omni-research/Tarsier-7b``, ``-34b``) declare ``model_type
 classes build a plain LLaVA from them that silently skips Tarsier's newline / end-of-image tokens. The converted
 checkpoint declares ``model_type: "tarsier"``, stores safetensors, and ships ``configuration_tarsier.py`` and
 ``modeling_tarsier.py`` with an ``auto_map``, so it loads with ``AutoModelForImageTextToText`` after
-``import tarsier_hf``, or anywhere with ``trust_remote_code=True``.
+``import tarsier_hf``, or anywhere with ``trust_remote_code=True``. It also gets a model card (``README.md``, written
+by ``hub_cards.model_card``; ``base_model`` is the source when that is a Hub id).
 """
 
 import argparse
@@ -19,7 +20,8 @@ from .configuration_tarsier import TarsierConfig
 from .modeling_tarsier import TarsierForConditionalGeneration
 
 # Files of the official repos besides weights and config that a native checkpoint keeps as they are.
-_PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja", "README.md")
+# README.md is not among them: the converted checkpoint gets its own model card (hub_cards).
+_PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja")
 _DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -71,6 +73,9 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
     for name in _PASSTHROUGH_FILES:
         if (src_path / name).exists() and not (dst_path / name).exists():
             shutil.copy2(src_path / name, dst_path / name)
+    from hub_cards.model_card import write_model_card
+
+    write_model_card(dst_path, replace=True, base_model=None if Path(src).exists() else src)
     return dst_path
 
 
