@@ -15,7 +15,8 @@ Output (:func:`package_dataset`), the ``videofolder`` layout with a ``metadata.j
 
     README.md                           dataset card; its ``configs`` point at data/<split>/**
     data/<split>/metadata.jsonl         one row per example; ``file_name`` = the video, relative to the file
-    data/<split>/videos/...             the videos (hard links when possible, else copies)
+    data/<split>/videos/...             the videos (hard links when possible, else copies), with their paths
+                                        relative to the deepest folder that holds all of them
 
 ``load_dataset(repo)`` gives a ``video`` column (a ``Video`` feature; ``cast_column("video", Video(decode=False))``
 gives ``{"path", "bytes"}`` without torchcodec) and the other fields as columns: DREAM-1K rows as the Hub's
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,7 @@ class DatasetValidationError(ValueError):
     """Bad rows, all of them: ``problems`` is a list of ``(row label, message)``; the text lists them."""
 
     def __init__(self, problems: list[tuple[str, str]], n_rows: int, annotations: Path):
+        problems = sorted(problems, key=lambda problem: int(re.search(r"\d+", problem[0]).group()))  # in file order
         self.problems = problems
         listed = "\n".join(f"  {label}: {message}" for label, message in problems[:_MAX_LISTED])
         more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
@@ -287,10 +290,12 @@ def package_dataset(
     split_dir = output_dir / "data" / split
     targets: dict[Path, Path] = {}
     rows = []
-    for example in examples:
-        source = example.video.resolve()
+    # Videos keep their paths relative to the deepest folder holding all of them (flat names when they are spread).
+    sources = [example.video.resolve() for example in examples]
+    base = Path(os.path.commonpath([source.parent for source in sources])) if sources else folder
+    for example, source in zip(examples, sources):
         try:
-            relative = source.relative_to(folder.resolve())
+            relative = source.relative_to(base)
         except ValueError:
             relative = Path(source.name)
         target = Path("videos") / relative

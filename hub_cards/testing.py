@@ -253,11 +253,12 @@ def _handler_for(server: LocalHubServer):
             if not head:
                 self.wfile.write(body)
 
-        def _error(self, status: int, message: str, code: str | None = None, head: bool = False) -> None:
+        def _error(self, status: int, message: str, code: str | None = None, head: bool = False,
+                   extra: dict | None = None) -> None:
             headers = {"X-Error-Message": message}
             if code:
                 headers["X-Error-Code"] = code
-            self._send(status, {"error": message}, headers, head=head)
+            self._send(status, {"error": message, **(extra or {})}, headers, head=head)
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
@@ -278,7 +279,7 @@ def _handler_for(server: LocalHubServer):
             try:
                 self._route(method, url.path, path, query, body, auth)
             except _HttpError as error:
-                self._error(error.status, error.message, error.code, head=method == "HEAD")
+                self._error(error.status, error.message, error.code, head=method == "HEAD", extra=error.extra)
 
         def do_GET(self):
             self._dispatch("GET")
@@ -347,7 +348,7 @@ def _handler_for(server: LocalHubServer):
             with server._lock:
                 if (kind, repo_id) in server._repos:
                     url = server._repo_url(server._repos[(kind, repo_id)])
-                    raise _HttpError(409, f"You already created this {kind} repo: {url}")
+                    raise _HttpError(409, f"You already created this {kind} repo: {url}", extra={"url": url})
                 repo = server._repos[(kind, repo_id)] = _Repo(repo_id, kind, private)
                 server._commit(repo, "main", "initial commit", "", {".gitattributes": b"*.safetensors filter=lfs\n"}, [], [])
             self._send(200, {"url": server._repo_url(repo), "name": repo_id, "id": repo_id})
@@ -552,6 +553,6 @@ def _handler_for(server: LocalHubServer):
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None, extra: dict | None = None):
         super().__init__(message)
-        self.status, self.message, self.code = status, message, code
+        self.status, self.message, self.code, self.extra = status, message, code, extra or {}
