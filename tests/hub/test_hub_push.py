@@ -6,11 +6,12 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, READ_TOKEN, assert_token_not_written, output_of, run_hub
-from huggingface_hub import ModelCard, parse_eval_result_entries
+from conftest import DATA, READ_TOKEN, TOKEN, assert_token_not_written, output_of, run_hub
+from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
 
 @pytest.fixture
@@ -70,10 +71,6 @@ def test_push_model_then_results_commit_the_files_and_the_merged_card(tmp_path, 
 
 
 def test_push_results_keeps_a_foreign_card_and_its_results(tmp_path, hub_env, hub_server):
-    from huggingface_hub import HfApi
-
-    from conftest import TOKEN
-
     repo = "tester/foreign"
     api = HfApi(endpoint=hub_server.endpoint, token=TOKEN)
     api.create_repo(repo)
@@ -140,6 +137,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_pushed_dataset_and_local_videofolder_load_with_datasets(tmp_path, training_folder, dream1k_folder, hub_env,
                                                                 hub_server):
     from hub_cards.dataset import package_dataset
@@ -169,9 +167,33 @@ def test_pushed_dataset_and_local_videofolder_load_with_datasets(tmp_path, train
         assert [{**row, "video": None} for row in rows] == [{**row, "video": None} for row in expected]
         # Each row's video is the same file as in the source folder.
         for row, source in zip(rows, expected):
-            assert open(row["video"], "rb").read() == (training_folder / source["video"]).read_bytes()
+            assert Path(row["video"]).read_bytes() == (training_folder / source["video"]).read_bytes()
     assert "hf_home" in out["hub"]["rows"][0]["video"]  # downloaded through the Hub cache
     dream_rows = out["dream"]["rows"]
     assert [row["idx"] for row in dream_rows] == ["1", "2", "3"] and dream_rows[0]["events"][0] == "A character emerges from smoke and fire."
     assert dream_rows[0]["source"] == "DREAM/movie_animation" and dream_rows[0]["video"].endswith("data/test/videos/1.mp4")
     assert_token_not_written(tmp_path)
+
+
+def test_unreachable_hub_and_dry_runs(tmp_path, checkpoint, hub_server, monkeypatch, capsys):
+    import socket
+
+    from huggingface_hub import constants
+
+    from hub_cards.cli import main as hub_main
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert hub_main(["push-model", str(checkpoint), "tester/offline"]) == 4
+    err = capsys.readouterr().err
+    assert f"cannot reach the Hub at {closed}" in err and TOKEN not in err
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub_server.endpoint)
+    requests = len(hub_server.requests)
+    assert hub_main(["push-results", str(DATA / "dream1k_dummy_results.json"), "--repo-id", "tester/x", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would upload 3 files to tester/x" in out and ".eval_results/dream1k.yaml" in out
+    assert len(hub_server.requests) == requests
