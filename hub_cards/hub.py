@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
 from .eval_index import eval_results_yaml, to_eval_result_entries
 from .model_card import build_model_card, check_model_card, update_model_card
@@ -87,6 +87,8 @@ def hub_step(step: str, repo_id: str):
     except (ConnectionError, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
+        if isinstance(error, OfflineModeIsEnabled):
+            raise HubError(f"{step} failed: HF_HUB_OFFLINE is set; unset it to talk to the Hub.") from None
         raise HubError(f"{step} failed: cannot reach the Hub at {constants.ENDPOINT} ({type(error).__name__}).") from None
     except Exception as error:  # httpx transport errors do not derive from OSError
         if type(error).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):

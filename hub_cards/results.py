@@ -4,8 +4,10 @@ Two kinds of files are read (detected by their content, not their name):
 
 - lmms-eval results JSON (``<output_path>/<model>/<date>_results.json``): ``results`` (and ``groups``) map each task
   to ``"<metric>,<filter>": value`` entries; ``configs`` holds each task's YAML (``dataset_path``,
-  ``dataset_name``, ``dataset_kwargs.revision``, ``test_split``); ``dream1k`` adds an ``autodq,none`` report with
-  the protocol (frames, prompt, judge, n scored / failed, F1 95% CI).
+  ``dataset_name``, ``dataset_kwargs.revision``, ``test_split``, the prompt). ``dream1k`` adds
+  ``autodq_f1_ci95_low`` / ``_high`` and, under ``autodq,none``, the path of its AutoDQ report (read when it still
+  exists, at that path or in a folder of that name next to the results file: frames, prompt, judge, n scored /
+  failed); runs before that change held the report itself there.
 - a scorer's report such as ``tarsier-autodq score``'s ``autodq_results.json`` (``benchmark``, ``overall``
   {``f1``, ``precision``, ``recall``, ``n``}, ``n_scored``, ``n_failed``, ``f1_ci95``, ``protocol``), or any file
   of that shape (``benchmark`` + ``overall`` numbers), which is what ``tarsier-eval`` writes per benchmark.
@@ -37,6 +39,7 @@ KNOWN_DATASETS = {
 _BENCHMARK_TASKS = {"DREAM-1K": "dream1k"}
 _COUNT = re.compile(r"(^|_)(n|count|num)(_|$)")
 _STDERR = re.compile(r"_stderr(_|$)")
+_CI = re.compile(r"_ci95_(low|high)$")
 _SECRET_ARG = re.compile(r"(\w*(?:key|token|secret|password)\w*)=([^,]*)", re.IGNORECASE)
 
 
@@ -105,7 +108,7 @@ def read_results(path: str | Path) -> list[TaskResult]:
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: expected a JSON object, got {type(data).__name__}")
     if isinstance(data.get("results"), dict) and isinstance(data.get("configs"), dict):
-        tasks = _from_lmms_eval(data)
+        tasks = _from_lmms_eval(data, path.parent)
     elif isinstance(data.get("benchmark"), str) and isinstance(data.get("overall"), dict):
         tasks = [_from_report(data, data["benchmark"])]
     else:
@@ -132,7 +135,26 @@ def _headline(name: str, value) -> bool:
     return not (_STDERR.search(name) or _COUNT.search(name.lower()) or name == "alias")
 
 
-def _from_lmms_eval(data: dict) -> list[TaskResult]:
+def _linked_report(value, base: Path) -> dict | None:
+    """A scorer report given inline (older ``dream1k`` runs: ``autodq,none`` is the report) or as the path of its
+    JSON file (newer runs write the report next to the results file and give its path); None for anything else or a
+    path that no longer exists (the numbers in the results file are then all there is)."""
+    if isinstance(value, dict):
+        return value if value.get("benchmark") and isinstance(value.get("overall"), dict) else None
+    if not isinstance(value, str) or not value.endswith(".json"):
+        return None
+    candidates = [Path(value), base / Path(value).parent.name / Path(value).name]  # as written, or moved with the run
+    for path in candidates:
+        if path.is_file():
+            try:
+                report = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            return _linked_report(report, base) if isinstance(report, dict) else None
+    return None
+
+
+def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
     entries = dict(data["results"])
     entries.update(data.get("groups") or {})
     # A group's own results stand for its sub-tasks (e.g. 20 MVBench sub-tasks → one accuracy).
@@ -141,18 +163,29 @@ def _from_lmms_eval(data: dict) -> list[TaskResult]:
     for task, values in entries.items():
         if task in covered or not isinstance(values, dict):
             continue
-        metrics, filters, protocol = {}, {}, {}
+        metrics, filters, protocol, ci = {}, {}, {}, {}
         for key, value in values.items():
             metric, _, filter_name = key.partition(",")
-            if isinstance(value, dict) and value.get("benchmark") and isinstance(value.get("overall"), dict):
-                protocol.update(_report_protocol(value))
+            report = _linked_report(value, base)
+            if report is not None:
+                protocol.update(_report_protocol(report))
+            elif _CI.search(metric) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                ci[_CI.search(metric).group(1)] = value
             elif _headline(metric, value):
                 metrics[metric] = float(value)
                 if filter_name and filter_name != "none":
                     filters[metric] = filter_name
             elif isinstance(value, (int, float)) and not isinstance(value, bool) and _COUNT.search(metric.lower()):
                 protocol[_count_name(metric)] = value
+        if {"low", "high"} <= set(ci):  # lmms-eval keeps scalars only: the CI comes as two metrics
+            protocol.setdefault("f1_ci95", [ci["low"], ci["high"]])
         config = data["configs"].get(task) or {}
+        prompt = ((config.get("lmms_eval_specific_kwargs") or {}).get("default") or {}).get("prompt")
+        if isinstance(prompt, str):
+            protocol.setdefault("generation_prompt", prompt)
+        frames = re.search(r"(?:^|,)num_frames=(\d+)", str((data.get("config") or {}).get("model_args") or ""))
+        if frames:
+            protocol.setdefault("frames", int(frames.group(1)))
         dataset_id, dataset_name, dataset_config, split, revision = _dataset_of(task, config)
         protocol.setdefault("limit", (data.get("config") or {}).get("limit"))
         protocol.setdefault("model_args", (data.get("config") or {}).get("model_args"))
