@@ -233,8 +233,10 @@ def protocol_block(task: TaskResult) -> str:
     ci = protocol.get("f1_ci95")
     if isinstance(ci, (list, tuple)) and len(ci) == 2:
         lines.append(f"- F1 95% CI (bootstrap over clips): [{ci[0]:.4f}, {ci[1]:.4f}]")
-    if protocol.get("limit"):
-        lines.append(f"- Limited run: first {protocol['limit']:g} examples only (not comparable with full-set numbers)")
+    limit = protocol.get("limit")
+    if limit:  # lmms-eval's --limit: a count, or a fraction of the set when below 1
+        part = f"{limit:.0%} of the examples" if limit < 1 else f"first {limit:g} examples"
+        lines.append(f"- Limited run: {part} only (not comparable with full-set numbers)")
     versions = protocol.get("package_versions")
     if isinstance(versions, dict) and versions:
         lines.append("- Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))

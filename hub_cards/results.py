@@ -143,7 +143,7 @@ def _linked_report(value, base: Path) -> dict | None:
         return value if value.get("benchmark") and isinstance(value.get("overall"), dict) else None
     if not isinstance(value, str) or not value.endswith(".json"):
         return None
-    candidates = [Path(value), base / Path(value).parent.name / Path(value).name]  # as written, or moved with the run
+    candidates = [base / Path(value).parent.name / Path(value).name, Path(value)]  # next to the results, or as written
     for path in candidates:
         if path.is_file():
             try:

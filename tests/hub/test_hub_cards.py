@@ -20,7 +20,10 @@ from hub_cards.results import ResultsError, read_results
 
 DUMMY_RESULTS = DATA / "dream1k_dummy_results.json"  # F1 1/9, precision 1/8, recall 1/10
 TARSIER_RESULTS = DATA / "dream1k_tarsier_results.json"  # F1 0, precision 1/8, recall 0
-AUTODQ_REPORT = DATA / "dream1k_dummy_autodq_results.json"
+# The dummy run's AutoDQ report, in its run folder next to the results file (where the results file points).
+AUTODQ_REPORT = next(DATA.glob("dream1k_autodq_*/autodq_results.json"))
+# The same run's numbers from the dream1k task before it kept only scalars: the report inline under autodq,none.
+INLINE_REPORT_RESULTS = DATA / "dream1k_dummy_results_inline_report.json"
 EXAMPLE_CARD = DATA / "example_model_card.md"
 
 
@@ -132,6 +135,25 @@ def test_autodq_report_and_lmms_results_give_the_same_numbers():
     assert (from_report.dataset_id, from_report.split) == ("omni-research/DREAM-1K", "test")
     assert from_report.protocol["n_scored"] == from_lmms.protocol["n_scored"] == 4
     assert to_eval_results([from_report]) == to_eval_results([from_lmms])
+
+
+def test_results_read_without_their_report_and_in_the_older_inline_form(tmp_path):
+    (linked,) = read_results(DUMMY_RESULTS)  # the report is found next to the results file
+    assert linked.protocol["judge_model"] == "gpt-3.5-turbo-0125" and linked.protocol["n_scored"] == 4
+    data = json.loads(DUMMY_RESULTS.read_text())
+    data["results"]["dream1k"]["autodq,none"] = str(tmp_path / "gone" / "autodq_results.json")
+    moved = tmp_path / "results.json"
+    moved.write_text(json.dumps(data))
+    (alone,) = read_results(moved)  # no report: the scalars of the results file are all there is
+    assert alone.metrics == linked.metrics
+    assert alone.protocol["f1_ci95"] == linked.protocol["f1_ci95"] == pytest.approx([0.0, 1 / 3])
+    assert (alone.protocol["n_scored"], alone.protocol["n_failed"]) == (4, 0) and "judge_model" not in alone.protocol
+    assert alone.protocol["generation_prompt"] == "Describe the video in detail."  # from the task config
+    (tarsier,) = read_results(TARSIER_RESULTS)  # its report folder is not kept: frames come from the model args
+    assert tarsier.protocol["frames"] == 2 and tarsier.metrics["autodq_precision"] == 0.125
+    (inline,) = read_results(INLINE_REPORT_RESULTS)
+    assert inline.metrics == linked.metrics and inline.protocol["judge_model"] == "gpt-3.5-turbo-0125"
+    assert inline.protocol["f1_ci95"] == pytest.approx([0.0, 1 / 3])
 
 
 def zero_shot_results(tmp_path) -> Path:

@@ -78,7 +78,7 @@ def test_push_results_keeps_a_foreign_card_and_its_results(tmp_path, hub_env, hu
                "    dataset: {name: Other, type: someone/other}\n    metrics:\n    - {type: accuracy, value: 0.5}\n"
                "---\n\n# Foreign\n\nProse by someone else.\n")
     api.upload_file(path_or_fileobj=foreign.encode(), path_in_repo="README.md", repo_id=repo)
-    process = run_hub(["push-results", DATA / "dream1k_dummy_autodq_results.json", "--repo-id", repo], hub_env, tmp_path)
+    process = run_hub(["push-results", next(DATA.glob("dream1k_autodq_*/autodq_results.json")), "--repo-id", repo], hub_env, tmp_path)
     assert process.returncode == 0, output_of(process)
     card = ModelCard(hub_server.files(repo)["README.md"].decode())
     assert metrics_of(card)[("someone/other", "accuracy")] == 0.5

@@ -6,9 +6,9 @@ because a run takes 1-2 minutes of CPU:
 
 - ``dream1k_tarsier_results.json``: ``--model tarsier`` with the tiny random checkpoint of ``tests/lmms/conftest.py``
   (``num_frames=2,max_new_tokens=8,dtype=float32``): AutoDQ F1 0, precision 0.125, recall 0;
-- ``dream1k_dummy_results.json`` and its ``autodq_results.json`` (``tarsier-autodq`` report,
-  ``dream1k_dummy_autodq_results.json``): ``--model dummy`` with the fixed response of
-  ``test_dummy_model_run_is_scored_once_with_every_field``: F1 0.1111, precision 0.125, recall 0.1.
+- ``dream1k_dummy_results.json`` and its run folder ``dream1k_autodq_*/`` (only ``autodq_results.json`` kept):
+  ``--model dummy`` with the fixed response of ``test_dummy_model_run_is_scored_once_with_every_field``: F1 0.1111,
+  precision 0.125, recall 0.1.
 
 Usage: ``PYTHONPATH=. python tests/data/hub/regenerate.py OUT_DIR`` then copy the files from OUT_DIR.
 """
