@@ -156,18 +156,27 @@ class Judge:
             lambda reply: parse_judgement_reply(reply, len(events)),
         )
 
+    async def ask(self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str):
+        """Ask any other prompt through the same cache, re-asks and failure accounting; returns ``parse(reply)``.
+
+        ``parse`` raises ``parsing.InvalidReply`` on a reply that does not fit the caller's schema (it is asked
+        again); ``prompt_hash`` identifies the caller's prompt templates in the cache key. Used by LLM annotators
+        other than AutoDQ (e.g. ``lmms_tasks.sbs.annotator``), which bring their own prompt and reply schema.
+        """
+        return await self._ask(kind, prompt, parse, prompt_hash)
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
 
-    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], object]):
+    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str = PROMPT_HASH):
         last_error = None
         for attempt in range(self.config.max_reasks + 1):
             temperature = self.config.temperature if attempt == 0 else self.config.reask_temperature
             key = reply_key(
                 model=self.config.model,
-                prompt_hash=PROMPT_HASH,
+                prompt_hash=prompt_hash,
                 temperature=temperature,
                 prompt=prompt,
                 attempt=attempt,

@@ -184,16 +184,16 @@ class AutoDQScorer:
             progress.close()
 
 
-async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
-    reference = annotation["reference"]
-    record = {
+def _clip_record(annotation: dict, prediction: str | None) -> dict:
+    """A clip's per-clip row before judging (every score field ``None``)."""
+    return {
         "idx": annotation["idx"],
         "source": annotation["source"],
         "n_subjects": annotation.get("n_subjects"),
         "n_shots": annotation.get("n_shots"),
         "n_events": annotation.get("n_events"),
         "prediction": prediction,
-        "reference": reference,
+        "reference": annotation["reference"],
         "ref_events_from": "annotation" if isinstance(annotation.get("events"), list) else "extracted",
         "ref_events": None,
         "pred_events": None,
@@ -205,6 +205,11 @@ async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
         "precision_judgments": None,
         "error": None,
     }
+
+
+async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
+    reference = annotation["reference"]
+    record = _clip_record(annotation, prediction)
 
     async def recall_side():
         events = annotation["events"] if isinstance(annotation.get("events"), list) else None
@@ -234,16 +239,7 @@ async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
 
 
 def _unanswered_record(annotation: dict, reason: str) -> dict:
-    return {
-        "idx": annotation["idx"],
-        "source": annotation["source"],
-        "n_subjects": annotation.get("n_subjects"),
-        "n_shots": annotation.get("n_shots"),
-        "n_events": annotation.get("n_events"),
-        "prediction": None,
-        "reference": annotation["reference"],
-        "error": f"no prediction: {reason}",
-    }
+    return {**_clip_record(annotation, None), "error": f"no prediction: {reason}"}
 
 
 def _check_unanswered(unanswered: dict[str, str], predictions: dict[str, str], annotations: dict[str, dict]) -> None:
@@ -278,8 +274,8 @@ def _warn_about(results: dict) -> None:
     if results["n_failed"]:
         shown = ", ".join(results["failed_ids"][:20]) + (" ..." if results["n_failed"] > 20 else "")
         logger.warning(
-            "AutoDQ: %d of %d clips FAILED judging and are EXCLUDED from every score (failed ids: %s). "
-            "Their errors are in results['failures']. A re-run asks only what is not cached: failed requests "
+            "AutoDQ: %d of %d clips FAILED (no prediction, or judging failed) and are EXCLUDED from every score "
+            "(failed ids: %s). Their errors are in results['failures']. A re-run asks only what is not cached: failed requests "
             "(429/5xx/timeouts) are asked again; clips whose replies were all invalid need a higher max_reasks.",
             results["n_failed"],
             results["n_predictions"],
