@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA
+from _hub_harness import DATA
 from huggingface_hub import EvalResult, ModelCard, RepoCard, constants, parse_eval_result_entries
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 

@@ -5,8 +5,7 @@ metadata fields that the ``dream1k`` task reads back; the dataset card's metadat
 import json
 
 import pytest
-from _proc_media import write_truncated_video, write_video, write_zero_frame_video
-from conftest import write_training_folder
+from _hub_harness import write_training_folder, write_truncated_video, write_video, write_zero_frame_video
 from huggingface_hub import DatasetCard
 
 from hub_cards.cli import main as hub_main

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, READ_TOKEN, TOKEN, assert_token_not_written, output_of, run_hub
+from _hub_harness import DATA, READ_TOKEN, TOKEN, assert_token_not_written, output_of, run_hub
 from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
 
