@@ -20,28 +20,42 @@ EXIT_INVALID = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tarsier-hub", description="Share Tarsier models, results and video "
-                                     "datasets on the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN or `hf auth login`).")
+    parser = argparse.ArgumentParser(
+        prog="tarsier-hub",
+        description="Share Tarsier models, results and video "
+        "datasets on the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN or `hf auth login`).",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    card = commands.add_parser("model-card", help="write or update DIR/README.md",
-                               description="Write the model card of a checkpoint folder, or merge results into its "
-                               "existing card (other results and prose are kept).")
+    card = commands.add_parser(
+        "model-card",
+        help="write or update DIR/README.md",
+        description="Write the model card of a checkpoint folder, or merge results into its "
+        "existing card (other results and prose are kept).",
+    )
     card.add_argument("folder", type=Path, metavar="DIR")
-    card.add_argument("--results", nargs="+", default=[], type=Path, metavar="FILE",
-                      help="lmms-eval results JSON or tarsier-autodq / tarsier-eval results files")
+    card.add_argument(
+        "--results",
+        nargs="+",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="lmms-eval results JSON or tarsier-autodq / tarsier-eval results files",
+    )
     card.add_argument("--repo-id", help="the model's Hub id, used in the card's code (default: the folder name)")
     card.add_argument("--base-model", help="Hub id of the model this one derives from")
     card.add_argument("--base-model-relation", choices=["finetune", "adapter", "merge", "quantized"])
     card.add_argument("--license", default="apache-2.0", help="default: apache-2.0 (Tarsier's)")
     card.add_argument("--replace", action="store_true", help="write a new card even if DIR/README.md exists")
-    card.add_argument("--no-eval-results-files", action="store_true",
-                      help="do not write DIR/.eval_results/<task>.yaml")
+    card.add_argument("--no-eval-results-files", action="store_true", help="do not write DIR/.eval_results/<task>.yaml")
     card.add_argument("--dry-run", action="store_true", help="print the card instead of writing it")
     card.set_defaults(run=model_card_command)
 
-    model = commands.add_parser("push-model", help="upload a checkpoint folder with its card",
-                                description="Upload a checkpoint folder; writes its card first when it has none.")
+    model = commands.add_parser(
+        "push-model",
+        help="upload a checkpoint folder with its card",
+        description="Upload a checkpoint folder; writes its card first when it has none.",
+    )
     model.add_argument("folder", type=Path, metavar="DIR")
     model.add_argument("repo_id", metavar="REPO_ID")
     model.add_argument("--private", action="store_true", help="create the repo private")
@@ -50,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     model.set_defaults(run=push_model_command)
 
-    results = commands.add_parser("push-results", help="add evaluation results to a model's card on the Hub",
-                                  description="Merge results into the model card on the Hub (model-index, evaluation "
-                                  "section, .eval_results/) and upload the results files, in one commit.")
+    results = commands.add_parser(
+        "push-results",
+        help="add evaluation results to a model's card on the Hub",
+        description="Merge results into the model card on the Hub (model-index, evaluation "
+        "section, .eval_results/) and upload the results files, in one commit.",
+    )
     results.add_argument("results", nargs="+", type=Path, metavar="RESULTS")
     results.add_argument("--repo-id", required=True)
     results.add_argument("--revision", help="branch (default: main)")
@@ -61,9 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     results.set_defaults(run=push_results_command)
 
-    dataset = commands.add_parser("push-dataset", help="validate, package and upload a video dataset",
-                                  description="Validate a folder of videos + annotations (DREAM-1K format or the "
-                                  "training row format), package it for `datasets` and upload it.")
+    dataset = commands.add_parser(
+        "push-dataset",
+        help="validate, package and upload a video dataset",
+        description="Validate a folder of videos + annotations (DREAM-1K format or the "
+        "training row format), package it for `datasets` and upload it.",
+    )
     dataset.add_argument("folder", type=Path, metavar="DIR")
     dataset.add_argument("repo_id", metavar="REPO_ID")
     dataset.add_argument("--annotations", type=Path, help="annotation file (default: the one .jsonl/.json in DIR)")
@@ -89,10 +109,18 @@ def model_card_command(args) -> int:
     tasks = read_all(args.results)
     readme = args.folder / "README.md"
     if readme.is_file() and not args.replace:
-        card = update_model_card(ModelCard.load(readme), tasks)
+        card = update_model_card(
+            ModelCard.load(readme), tasks, model_name=(args.repo_id or args.folder.resolve().name).split("/")[-1]
+        )
     else:
-        card = build_model_card(args.folder, tasks=tasks, repo_id=args.repo_id, base_model=args.base_model,
-                                base_model_relation=args.base_model_relation, license=args.license)
+        card = build_model_card(
+            args.folder,
+            tasks=tasks,
+            repo_id=args.repo_id,
+            base_model=args.base_model,
+            base_model_relation=args.base_model_relation,
+            license=args.license,
+        )
     check_model_card(card)
     if args.dry_run:
         print(card)
@@ -111,8 +139,14 @@ def model_card_command(args) -> int:
 def push_model_command(args) -> int:
     from .hub import push_model
 
-    plan = push_model(args.folder, args.repo_id, private=args.private, revision=args.revision,
-                      create_pr=args.create_pr, dry_run=args.dry_run)
+    plan = push_model(
+        args.folder,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        create_pr=args.create_pr,
+        dry_run=args.dry_run,
+    )
     print(plan.describe())
     return 0
 
@@ -120,8 +154,14 @@ def push_model_command(args) -> int:
 def push_results_command(args) -> int:
     from .hub import push_results
 
-    plan = push_results(args.results, args.repo_id, revision=args.revision, create_pr=args.create_pr,
-                        dry_run=args.dry_run, eval_results_files=not args.no_eval_results_files)
+    plan = push_results(
+        args.results,
+        args.repo_id,
+        revision=args.revision,
+        create_pr=args.create_pr,
+        dry_run=args.dry_run,
+        eval_results_files=not args.no_eval_results_files,
+    )
     print(plan.describe())
     return 0
 
@@ -129,9 +169,19 @@ def push_results_command(args) -> int:
 def push_dataset_command(args) -> int:
     from .hub import push_dataset
 
-    plan = push_dataset(args.folder, args.repo_id, annotations=args.annotations, data_format=args.format,
-                        split=args.split, private=args.private, license=args.license, source=args.source,
-                        gated=args.gated, output_dir=args.output_dir, dry_run=args.dry_run)
+    plan = push_dataset(
+        args.folder,
+        args.repo_id,
+        annotations=args.annotations,
+        data_format=args.format,
+        split=args.split,
+        private=args.private,
+        license=args.license,
+        source=args.source,
+        gated=args.gated,
+        output_dir=args.output_dir,
+        dry_run=args.dry_run,
+    )
     print(plan.describe())
     return 0
 

@@ -58,7 +58,9 @@ class DatasetValidationError(ValueError):
         listed = "\n".join(f"  {label}: {message}" for label, message in problems[:_MAX_LISTED])
         more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
         bad = len({label for label, _ in problems})
-        super().__init__(f"{annotations}: {bad} of {n_rows} rows are invalid, nothing was written or uploaded:\n{listed}{more}")
+        super().__init__(
+            f"{annotations}: {bad} of {n_rows} rows are invalid, nothing was written or uploaded:\n{listed}{more}"
+        )
 
 
 @dataclass
@@ -89,8 +91,10 @@ def find_annotations(folder: Path) -> Path:
     candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _ANNOTATION_SUFFIXES)
     if len(candidates) != 1:
         found = ", ".join(p.name for p in candidates) or "none"
-        raise ValueError(f"{folder}: expected one annotation file (.jsonl or .json) in the folder, found {found}; "
-                         "pass --annotations FILE")
+        raise ValueError(
+            f"{folder}: expected one annotation file (.jsonl or .json) in the folder, found {found}; "
+            "pass --annotations FILE"
+        )
     return candidates[0]
 
 
@@ -187,8 +191,10 @@ def _training_examples(rows, folder: Path, problems: list) -> list[Example]:
             continue
         row_problems = []
         messages = record["messages"]
-        if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages)
         ):
             row_problems.append("'messages' must be a non-empty list of {'role', 'content'} objects")
         start, end = record.get("start"), record.get("end")
@@ -208,7 +214,9 @@ def _training_examples(rows, folder: Path, problems: list) -> list[Example]:
             problems.append((where, f"video not found: {video}"))
             continue
         row = {"id": str(record["id"]), "start": start, "end": end, "messages": messages}
-        row.update({key: value for key, value in record.items() if key not in ("id", "video", "start", "end", "messages")})
+        row.update(
+            {key: value for key, value in record.items() if key not in ("id", "video", "start", "end", "messages")}
+        )
         examples.append(Example(str(record["id"]), video, row, where))
     return examples
 
@@ -229,8 +237,9 @@ def _check_decodes(examples: list[Example], problems: list, progress: bool) -> N
             problems.append((example.label, checked[key]))
 
 
-def validate_rows(folder: str | Path, annotations: str | Path | None = None, data_format: str | None = None,
-                  progress: bool = True) -> tuple[str, list[Example]]:
+def validate_rows(
+    folder: str | Path, annotations: str | Path | None = None, data_format: str | None = None, progress: bool = True
+) -> tuple[str, list[Example]]:
     """``(format, examples)`` after checking every row (module docstring); raises :class:`DatasetValidationError`
     listing every bad row, or ``ValueError`` when the folder or the annotation file cannot be used at all."""
     folder = Path(folder)
@@ -251,7 +260,9 @@ def validate_rows(folder: str | Path, annotations: str | Path | None = None, dat
     seen: dict[str, str] = {}
     for example in examples:
         if example.example_id in seen:
-            problems.append((example.label, f"duplicate id {example.example_id!r} (first at {seen[example.example_id]})"))
+            problems.append(
+                (example.label, f"duplicate id {example.example_id!r} (first at {seen[example.example_id]})")
+            )
         else:
             seen[example.example_id] = example.label
     _check_decodes(examples, problems, progress)
@@ -300,8 +311,11 @@ def package_dataset(
             relative = Path(source.name)
         target = Path("videos") / relative
         if targets.setdefault(target, source) != source:
-            raise DatasetValidationError([(example.label, f"two different videos would both be stored as {target}")],
-                                         len(examples), Path(annotations or folder))
+            raise DatasetValidationError(
+                [(example.label, f"two different videos would both be stored as {target}")],
+                len(examples),
+                Path(annotations or folder),
+            )
         rows.append({"file_name": target.as_posix(), **example.row})
     for target, source in tqdm(targets.items(), desc="packaging videos", unit="video", disable=not progress):
         _place(source, split_dir / target)
@@ -333,4 +347,10 @@ def to_training_row(row: dict) -> dict:
         path = getattr(video, "path", None) or getattr(getattr(video, "metadata", None), "path", None)
     if not path:
         raise ValueError(f"row {row.get('id')!r}: the video has no local path; load with Video(decode=False)")
-    return {"id": row["id"], "video": path, "start": row.get("start"), "end": row.get("end"), "messages": row["messages"]}
+    return {
+        "id": row["id"],
+        "video": path,
+        "start": row.get("start"),
+        "end": row.get("end"),
+        "messages": row["messages"],
+    }

@@ -9,8 +9,13 @@ from pathlib import Path
 from huggingface_hub import DatasetCard, DatasetCardData
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md.jinja"
-_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                    (10_000_000, "1M<n<10M"))
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+)
 _FIELDS = {
     "dream1k": (
         "- `video`: the clip; `video_file`: its file name\n"
@@ -23,7 +28,7 @@ _FIELDS = {
         "- `video`: the clip\n"
         "- `id`: example id (string, unique)\n"
         "- `start`, `end`: the segment of the video in seconds (null: from the start / to the end)\n"
-        "- `messages`: the conversation, `{\"role\", \"content\"}` turns (the assistant's turn is the target)"
+        '- `messages`: the conversation, `{"role", "content"}` turns (the assistant\'s turn is the target)'
     ),
 }
 _DESCRIPTIONS = {

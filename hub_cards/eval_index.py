@@ -67,7 +67,10 @@ def merge_eval_results(existing: list[EvalResult] | None, new: list[EvalResult])
 
 def _same_metric(a: EvalResult, b: EvalResult) -> bool:
     return (a.unique_identifier, a.metric_type, a.metric_name, a.metric_config) == (
-        b.unique_identifier, b.metric_type, b.metric_name, b.metric_config,
+        b.unique_identifier,
+        b.metric_type,
+        b.metric_name,
+        b.metric_config,
     )
 
 

@@ -62,7 +62,7 @@ class PushPlan:
 
 @contextlib.contextmanager
 def hub_step(step: str, repo_id: str):
-    """Turn ``huggingface_hub`` errors raised during ``step`` into :class:`HubError` with a message a user can act on."""
+    """Turn ``huggingface_hub`` errors raised during ``step`` into :class:`HubError`, with a message to act on."""
     try:
         yield
     except HfHubHTTPError as error:
@@ -72,27 +72,39 @@ def hub_step(step: str, repo_id: str):
         if status == 401:
             raise HubError(
                 f"{step} failed: the Hub at {constants.ENDPOINT} rejected the credentials (401){detail}. "
-                "Log in with `hf auth login` or set HF_TOKEN to a valid token.", EXIT_AUTH) from None
+                "Log in with `hf auth login` or set HF_TOKEN to a valid token.",
+                EXIT_AUTH,
+            ) from None
         if status == 403:
             raise HubError(
                 f"{step} failed: permission denied for {repo_id} (403){detail}. Use a token with write access to "
-                "this namespace (a fine-grained token needs 'write' on the repo).", EXIT_AUTH) from None
+                "this namespace (a fine-grained token needs 'write' on the repo).",
+                EXIT_AUTH,
+            ) from None
         if isinstance(error, RepositoryNotFoundError) or status == 404:
-            raise HubError(f"{step} failed: {repo_id} not found on {constants.ENDPOINT} (404){detail}, or not visible "
-                           "with these credentials.") from None
+            raise HubError(
+                f"{step} failed: {repo_id} not found on {constants.ENDPOINT} (404){detail}, or not visible "
+                "with these credentials."
+            ) from None
         if status is not None and status >= 500:
-            raise HubError(f"{step} failed: the Hub at {constants.ENDPOINT} had a server error ({status}){detail}. "
-                           "Nothing was committed by this step; try again later.") from None
+            raise HubError(
+                f"{step} failed: the Hub at {constants.ENDPOINT} had a server error ({status}){detail}. "
+                "Nothing was committed by this step; try again later."
+            ) from None
         raise HubError(f"{step} failed: HTTP {status}{detail}.") from None
     except (ConnectionError, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         if isinstance(error, OfflineModeIsEnabled):
             raise HubError(f"{step} failed: HF_HUB_OFFLINE is set; unset it to talk to the Hub.") from None
-        raise HubError(f"{step} failed: cannot reach the Hub at {constants.ENDPOINT} ({type(error).__name__}).") from None
+        raise HubError(
+            f"{step} failed: cannot reach the Hub at {constants.ENDPOINT} ({type(error).__name__})."
+        ) from None
     except Exception as error:  # httpx transport errors do not derive from OSError
         if type(error).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
-            raise HubError(f"{step} failed: cannot reach the Hub at {constants.ENDPOINT} ({type(error).__name__}).") from None
+            raise HubError(
+                f"{step} failed: cannot reach the Hub at {constants.ENDPOINT} ({type(error).__name__})."
+            ) from None
         raise
 
 
@@ -128,7 +140,9 @@ def push_model(
     ``revision`` when needed; ``create_pr`` opens a pull request instead of committing to the branch."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
-        raise ValueError(f"{folder}: no config.json; pass a checkpoint folder (tarsier-convert output or a training run)")
+        raise ValueError(
+            f"{folder}: no config.json; pass a checkpoint folder (tarsier-convert output or a training run)"
+        )
     if not any(folder.glob("*.safetensors")):
         raise ValueError(f"{folder}: no *.safetensors weights to upload")
     if create_pr and revision not in (None, "main"):
@@ -195,8 +209,10 @@ def push_results(
     api = HfApi()
     existing = None if dry_run else _hub_card(api, repo_id, revision)
     if existing is None:
-        existing = ModelCard(f"---\nlibrary_name: transformers\npipeline_tag: video-text-to-text\n---\n\n# {repo_id.split('/')[-1]}\n")
-    card = update_model_card(existing, tasks, source_url=source_url)
+        existing = ModelCard(
+            f"---\nlibrary_name: transformers\npipeline_tag: video-text-to-text\n---\n\n# {repo_id.split('/')[-1]}\n"
+        )
+    card = update_model_card(existing, tasks, source_url=source_url, model_name=repo_id.split("/")[-1])
     check_model_card(card)
     contents = {"README.md": str(card).encode("utf-8")}
     for path, name in zip(results, names):
@@ -210,8 +226,13 @@ def push_results(
     operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in contents.items()]
     task_names = ", ".join(dict.fromkeys(task.task for task in tasks))
     with hub_step("committing the results", repo_id):
-        info = api.create_commit(repo_id, operations, commit_message=f"Add evaluation results ({task_names})",
-                                 revision=revision, create_pr=create_pr)
+        info = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=f"Add evaluation results ({task_names})",
+            revision=revision,
+            create_pr=create_pr,
+        )
     plan.commit_url, plan.pr_url = info.commit_url, info.pr_url
     return plan
 
@@ -242,8 +263,15 @@ def push_dataset(
     with contextlib.ExitStack() as stack:
         target = Path(output_dir) if output_dir else Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pkg"
         card_options = {"repo_id": repo_id, "license": license, "source": source, "gated": gated}
-        package = package_dataset(folder, target, annotations=annotations, data_format=data_format, split=split,
-                                  card_options=card_options, progress=progress)
+        package = package_dataset(
+            folder,
+            target,
+            annotations=annotations,
+            data_format=data_format,
+            split=split,
+            card_options=card_options,
+            progress=progress,
+        )
         plan = PushPlan(repo_id, "dataset", files=_folder_files(package.folder), dry_run=dry_run)
         if dry_run:
             return plan
@@ -254,9 +282,12 @@ def push_dataset(
         with hub_step("creating the dataset repository", repo_id):
             api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         with hub_step("uploading the dataset", repo_id):
-            info = api.upload_folder(repo_id=repo_id, folder_path=package.folder, repo_type="dataset",
-                                     commit_message=f"Upload {package.n_rows} {package.format} rows ({package.split}) "
-                                     "with tarsier-hub")
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=package.folder,
+                repo_type="dataset",
+                commit_message=f"Upload {package.n_rows} {package.format} rows ({package.split}) with tarsier-hub",
+            )
         if gated:
             with hub_step("gating the dataset", repo_id):
                 api.update_repo_settings(repo_id, gated="auto", repo_type="dataset")
@@ -266,5 +297,13 @@ def push_dataset(
 
 def dumps_plan(plan: PushPlan) -> str:
     """The plan as JSON (for ``--json``)."""
-    return json.dumps({"repo_id": plan.repo_id, "repo_type": plan.repo_type, "dry_run": plan.dry_run,
-                       "files": plan.files, "commit_url": plan.commit_url, "pr_url": plan.pr_url})
+    return json.dumps(
+        {
+            "repo_id": plan.repo_id,
+            "repo_type": plan.repo_type,
+            "dry_run": plan.dry_run,
+            "files": plan.files,
+            "commit_url": plan.commit_url,
+            "pr_url": plan.pr_url,
+        }
+    )

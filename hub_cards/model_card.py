@@ -58,7 +58,9 @@ _TRAINING_ALIASES = {
 }
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _TABLE_START, _TABLE_END = "<!-- tarsier-hub:evaluation -->", "<!-- /tarsier-hub:evaluation -->"
-_PROTOCOL = re.compile(r"<!-- tarsier-hub:protocol:(?P<task>[\w.-]+) -->.*?<!-- /tarsier-hub:protocol:(?P=task) -->\n?", re.DOTALL)
+_PROTOCOL = re.compile(
+    r"<!-- tarsier-hub:protocol:(?P<task>[\w.-]+) -->.*?<!-- /tarsier-hub:protocol:(?P=task) -->\n?", re.DOTALL
+)
 
 
 class CardError(ValueError):
@@ -78,7 +80,9 @@ def checkpoint_facts(folder: str | Path) -> dict:
     folder = Path(folder)
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise CardError(f"{folder}: no config.json; pass a checkpoint folder (tarsier-convert output or a training run)")
+        raise CardError(
+            f"{folder}: no config.json; pass a checkpoint folder (tarsier-convert output or a training run)"
+        )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except ValueError as error:
@@ -105,7 +109,9 @@ def checkpoint_facts(folder: str | Path) -> dict:
 
 
 def _describe_llm(text: dict) -> str:
-    kind = {"llama": "LLaMA", "mistral": "Mistral", "qwen2": "Qwen2"}.get(text.get("model_type"), text.get("model_type"))
+    kind = {"llama": "LLaMA", "mistral": "Mistral", "qwen2": "Qwen2"}.get(
+        text.get("model_type"), text.get("model_type")
+    )
     return (
         f"{kind or 'decoder-only'} language model ({text.get('num_hidden_layers', '?')} layers, hidden size "
         f"{text.get('hidden_size', '?')}, vocabulary {text.get('vocab_size', '?')})"
@@ -177,16 +183,23 @@ def _training_markdown(info: dict) -> str:
         lines.append("- Data mixture: " + ", ".join(str(name) for name in mixture))
     elif mixture:
         lines.append(f"- Data mixture: {mixture}")
-    for key, label in (("steps", "Optimizer steps"), ("global_batch_size", "Global batch size"),
-                       ("num_frames", "Frames per video"), ("learning_rate", "Learning rate"), ("epochs", "Epochs"),
-                       ("seed", "Seed")):
+    for key, label in (
+        ("steps", "Optimizer steps"),
+        ("global_batch_size", "Global batch size"),
+        ("num_frames", "Frames per video"),
+        ("learning_rate", "Learning rate"),
+        ("epochs", "Epochs"),
+        ("seed", "Seed"),
+    ):
         value = info.get(key)
         if value is not None:
             if key == "num_frames" and isinstance(value, (list, tuple)) and len(value) == 2:
                 value = f"{value[0]}-{value[1]} (sampled per video)"
             lines.append(f"- {label}: {value}")
     if isinstance(info.get("config"), dict) and info["config"]:
-        lines.append("\nRecipe configuration:\n\n```yaml\n" + yaml.safe_dump(info["config"], sort_keys=False).strip() + "\n```")
+        lines.append(
+            "\nRecipe configuration:\n\n```yaml\n" + yaml.safe_dump(info["config"], sort_keys=False).strip() + "\n```"
+        )
     return "\n".join(lines)
 
 
@@ -222,12 +235,23 @@ def protocol_block(task: TaskResult) -> str:
     dataset += f", split `{task.split}`" if task.split else ""
     dataset += f", revision `{task.revision}`" if task.revision else ""
     lines.append(f"- Dataset: {dataset}")
-    for key, label in (("frames", "Frames"), ("frame_sampling", "Frame sampling"), ("generation_prompt", "Prompt"),
-                       ("judge_model", "Judge model"), ("prompt_hash", "Judge prompt hash"), ("metric", "Metric"),
-                       ("faithful_to", "Scorer follows"), ("model_args", "Model arguments")):
+    for key, label in (
+        ("frames", "Frames"),
+        ("frame_sampling", "Frame sampling"),
+        ("generation_prompt", "Prompt"),
+        ("judge_model", "Judge model"),
+        ("prompt_hash", "Judge prompt hash"),
+        ("metric", "Metric"),
+        ("faithful_to", "Scorer follows"),
+        ("model_args", "Model arguments"),
+    ):
         if protocol.get(key) is not None:
             value = protocol[key]
-            lines.append(f"- {label}: `{value}`" if key in ("generation_prompt", "prompt_hash", "model_args") else f"- {label}: {value}")
+            lines.append(
+                f"- {label}: `{value}`"
+                if key in ("generation_prompt", "prompt_hash", "model_args")
+                else f"- {label}: {value}"
+            )
     if protocol.get("n_scored") is not None:
         lines.append(f"- Scored: {protocol['n_scored']}, failed: {protocol.get('n_failed', 0)}")
     ci = protocol.get("f1_ci95")
@@ -320,8 +344,17 @@ def build_model_card(
         source_url=source_url,
         extra_tags=extra_tags,
     )
-    relation = {"finetune": "Fine-tuned from", "adapter": "Adapter of", "merge": "Merge of", "quantized": "Quantized from"}
-    base_text = f"{relation.get(base_model_relation, 'Derived from')} [`{base_model}`](https://huggingface.co/{base_model})." if base_model else ""
+    relation = {
+        "finetune": "Fine-tuned from",
+        "adapter": "Adapter of",
+        "merge": "Merge of",
+        "quantized": "Quantized from",
+    }
+    base_text = (
+        f"{relation.get(base_model_relation, 'Derived from')} [`{base_model}`](https://huggingface.co/{base_model})."
+        if base_model
+        else ""
+    )
     summary = (
         "A Tarsier video description model in the native transformers format of the tarsier-hf package: "
         "it describes videos in detail (and answers questions "
@@ -338,18 +371,24 @@ def build_model_card(
         num_parameters=_human(facts["num_parameters"]) if facts["num_parameters"] else None,
         training=_training_markdown(training) if training else "",
         evaluation=_evaluation_section(card_data.eval_results, list(tasks)),
-        **{key: facts[key] for key in ("text", "vision", "rows", "cols", "tokens_per_frame", "weights_dtype", "remote_code")},
+        **{
+            key: facts[key]
+            for key in ("text", "vision", "rows", "cols", "tokens_per_frame", "weights_dtype", "remote_code")
+        },
     )
 
 
-def update_model_card(card: ModelCard, tasks: list[TaskResult], source_url: str | None = None) -> ModelCard:
+def update_model_card(
+    card: ModelCard, tasks: list[TaskResult], source_url: str | None = None, model_name: str | None = None
+) -> ModelCard:
     """``card`` with ``tasks`` merged in: new metrics replace the same metrics, every other ``model-index`` entry,
     all other metadata and all prose stay; the evaluation table is rewritten from the merged entries and each
-    task's protocol block replaced (or added). Returns a new card; ``card`` is not modified."""
+    task's protocol block replaced (or added). ``model_name`` names the ``model-index`` when the card has none yet.
+    Returns a new card; ``card`` is not modified."""
     merged = ModelCard(str(card))
     data = merged.data
     if not data.get("model_name"):
-        data.model_name = "model"
+        data.model_name = model_name or "model"
     data.eval_results = merge_eval_results(data.eval_results, to_eval_results(list(tasks), source_url=source_url))
     for key, value in (("library_name", "transformers"), ("pipeline_tag", "video-text-to-text")):
         if not data.get(key):
@@ -364,7 +403,7 @@ def update_model_card(card: ModelCard, tasks: list[TaskResult], source_url: str 
             block = protocol_block(task)
             existing = next((m for m in _PROTOCOL.finditer(text) if m.group("task") == task.task), None)
             if existing:
-                text = text[: existing.start()] + block + text[existing.end():]
+                text = text[: existing.start()] + block + text[existing.end() :]
             else:
                 anchor = max([m.end() for m in _PROTOCOL.finditer(text)] + [text.index(_TABLE_END) + len(_TABLE_END)])
                 text = text[:anchor].rstrip("\n") + "\n\n" + block + text[anchor:]
@@ -409,7 +448,10 @@ def write_model_card(
     tasks += read_all([item for item in results if not isinstance(item, TaskResult)])
     path = Path(folder) / "README.md"
     if path.is_file() and not replace:
-        card = update_model_card(ModelCard.load(path), tasks, source_url=card_options.get("source_url"))
+        name = (card_options.get("repo_id") or Path(folder).resolve().name).split("/")[-1]
+        card = update_model_card(
+            ModelCard.load(path), tasks, source_url=card_options.get("source_url"), model_name=name
+        )
     else:
         card = build_model_card(folder, tasks=tasks, **card_options)
     check_model_card(card)

@@ -74,7 +74,7 @@ def metric_identity(metric: str) -> tuple[str, str]:
     """``(Hub metric id, pretty name)`` of a task's metric name, e.g. ``autodq_f1`` → ``("f1", "AutoDQ F1")``."""
     lowered = metric.lower()
     if lowered.startswith("autodq_"):
-        rest = lowered[len("autodq_"):]
+        rest = lowered[len("autodq_") :]
         pretty = "F1" if rest == "f1" else rest.replace("_", " ")
         return rest, f"AutoDQ {pretty}"
     if lowered in ("accuracy", "acc"):
@@ -242,8 +242,19 @@ def _report_protocol(report: dict) -> dict:
     protocol = dict(report.get("protocol") or {})
     shown = {
         key: protocol.get(key)
-        for key in ("frames", "frame_sampling", "generation_prompt", "judge_model", "prompt_hash", "limit", "metric",
-                    "faithful_to", "model_args", "dataset_revision", "annotations")
+        for key in (
+            "frames",
+            "frame_sampling",
+            "generation_prompt",
+            "judge_model",
+            "prompt_hash",
+            "limit",
+            "metric",
+            "faithful_to",
+            "model_args",
+            "dataset_revision",
+            "annotations",
+        )
     }
     shown.update(
         n_scored=report.get("n_scored"),

@@ -160,14 +160,18 @@ class LocalHubServer:
     def _take_fault(self, method: str, path: str) -> int | None:
         with self._lock:
             for rule in self._faults:
-                if rule["left"] > 0 and rule["method"] in (None, method) and (rule["path"] is None or rule["path"] in path):
+                if (
+                    rule["left"] > 0
+                    and rule["method"] in (None, method)
+                    and (rule["path"] is None or rule["path"] in path)
+                ):
                     rule["left"] -= 1
                     return rule["status"]
         return None
 
     def _auth(self, header: str | None) -> str | None:
         """``"ok"``, ``"read"`` (read-only token), ``None`` (no or unknown token)."""
-        token = header[len("Bearer "):] if header and header.startswith("Bearer ") else None
+        token = header[len("Bearer ") :] if header and header.startswith("Bearer ") else None
         if self.tokens is None:
             return "ok"
         if token in self.tokens:
@@ -179,8 +183,9 @@ class LocalHubServer:
     def _repo_url(self, repo: _Repo) -> str:
         return f"{self.endpoint}/{_URL_PREFIX[repo.repo_type]}{repo.repo_id}"
 
-    def _commit(self, repo: _Repo, branch: str, title: str, description: str, adds: dict, deletes: list,
-                folders: list) -> _Commit:
+    def _commit(
+        self, repo: _Repo, branch: str, title: str, description: str, adds: dict, deletes: list, folders: list
+    ) -> _Commit:
         history = repo.branches.setdefault(branch, [])
         files = dict(history[-1].files) if history else {}
         for path in deletes:
@@ -191,10 +196,19 @@ class LocalHubServer:
                 del files[path]
         files.update(adds)
         parent = history[-1].oid if history else ""
-        oid = hashlib.sha1(json.dumps([parent, title, sorted((p, git_blob_oid(c)) for p, c in files.items())]).encode()
-                           + str(time.time_ns()).encode()).hexdigest()
-        commit = _Commit(oid, title, description, files, sorted(adds), sorted(deletes) + sorted(folders),
-                         time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()))
+        oid = hashlib.sha1(
+            json.dumps([parent, title, sorted((p, git_blob_oid(c)) for p, c in files.items())]).encode()
+            + str(time.time_ns()).encode()
+        ).hexdigest()
+        commit = _Commit(
+            oid,
+            title,
+            description,
+            files,
+            sorted(adds),
+            sorted(deletes) + sorted(folders),
+            time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        )
         history.append(commit)
         return commit
 
@@ -220,7 +234,9 @@ def validate_card_yaml(content: str, repo_type: str) -> list[str]:
             problems.append(f'"{key}" must be a string')
     for key in ("tags", "task_categories", "size_categories", "language"):
         value = data.get(key)
-        if value is not None and not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+        if value is not None and not (
+            isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
             problems.append(f'"{key}" must be a string or a list of strings')
     try:
         (DatasetCardData if repo_type == "dataset" else ModelCardData)(**data)
@@ -253,8 +269,9 @@ def _handler_for(server: LocalHubServer):
             if not head:
                 self.wfile.write(body)
 
-        def _error(self, status: int, message: str, code: str | None = None, head: bool = False,
-                   extra: dict | None = None) -> None:
+        def _error(
+            self, status: int, message: str, code: str | None = None, head: bool = False, extra: dict | None = None
+        ) -> None:
             headers = {"X-Error-Message": message}
             if code:
                 headers["X-Error-Code"] = code
@@ -273,8 +290,11 @@ def _handler_for(server: LocalHubServer):
                 server.requests.append((method, url.path, self.headers.get("Authorization") is not None))
             status = server._take_fault(method, url.path)
             if status is not None:
-                messages = {401: "Invalid credentials in Authorization header", 403: "You don't have the rights to write"
-                            " to this repository", 500: "Internal Error - We're working hard to fix this as soon as possible!"}
+                messages = {
+                    401: "Invalid credentials in Authorization header",
+                    403: "You don't have the rights to write to this repository",
+                    500: "Internal Error - We're working hard to fix this as soon as possible!",
+                }
                 return self._error(status, messages.get(status, f"injected error {status}"), head=method == "HEAD")
             try:
                 self._route(method, url.path, path, query, body, auth)
@@ -299,8 +319,15 @@ def _handler_for(server: LocalHubServer):
             if path == "/api/whoami-v2":
                 if auth is None or server.tokens is None and not self.headers.get("Authorization"):
                     raise _HttpError(401, "Invalid credentials in Authorization header")
-                return self._send(200, {"type": "user", "name": server.user, "auth": {"accessToken": {
-                    "role": "read" if auth == "read" else "write"}}, "orgs": []})
+                return self._send(
+                    200,
+                    {
+                        "type": "user",
+                        "name": server.user,
+                        "auth": {"accessToken": {"role": "read" if auth == "read" else "write"}},
+                        "orgs": [],
+                    },
+                )
             if path == "/api/repos/create" and method == "POST":
                 return self._create_repo(json.loads(body or b"{}"), auth)
             if path == "/api/validate-yaml" and method == "POST":
@@ -319,8 +346,9 @@ def _handler_for(server: LocalHubServer):
             match = _RESOLVE.match(raw_path)
             if match and method in ("GET", "HEAD"):
                 kind = (match.group(1) or "models")[:-1]
-                return self._resolve(method, kind, unquote(match.group(2)), unquote(match.group(3)),
-                                     unquote(match.group(4)), auth)
+                return self._resolve(
+                    method, kind, unquote(match.group(2)), unquote(match.group(3)), unquote(match.group(4)), auth
+                )
             raise _HttpError(404, f"no route for {method} {path}")
 
         def _repo(self, kind: str, repo_id: str, auth, write: bool = False) -> _Repo:
@@ -350,38 +378,52 @@ def _handler_for(server: LocalHubServer):
                     url = server._repo_url(server._repos[(kind, repo_id)])
                     raise _HttpError(409, f"You already created this {kind} repo: {url}", extra={"url": url})
                 repo = server._repos[(kind, repo_id)] = _Repo(repo_id, kind, private)
-                server._commit(repo, "main", "initial commit", "", {".gitattributes": b"*.safetensors filter=lfs\n"}, [], [])
+                server._commit(
+                    repo, "main", "initial commit", "", {".gitattributes": b"*.safetensors filter=lfs\n"}, [], []
+                )
             self._send(200, {"url": server._repo_url(repo), "name": repo_id, "id": repo_id})
 
         def _repo_api(self, method, kind, repo_id, rest, query, body, auth) -> None:
             if method == "GET" and (rest == "" or rest.startswith("revision/")):
                 repo = self._repo(kind, repo_id, auth)
-                revision = unquote(rest[len("revision/"):]) if rest else "main"
+                revision = unquote(rest[len("revision/") :]) if rest else "main"
                 return self._send(200, self._info(repo, revision))
             if method == "GET" and rest == "refs":
                 repo = self._repo(kind, repo_id, auth)
                 with server._lock:
-                    branches = [{"name": name, "ref": f"refs/heads/{name}", "targetCommit": history[-1].oid}
-                                for name, history in repo.branches.items() if not name.startswith("refs/pr/")]
+                    branches = [
+                        {"name": name, "ref": f"refs/heads/{name}", "targetCommit": history[-1].oid}
+                        for name, history in repo.branches.items()
+                        if not name.startswith("refs/pr/")
+                    ]
                 return self._send(200, {"branches": branches, "tags": [], "converts": []})
             if method == "GET" and rest.startswith("tree/"):
-                revision, _, folder = rest[len("tree/"):].partition("/")
+                revision, _, folder = rest[len("tree/") :].partition("/")
                 repo = self._repo(kind, repo_id, auth)
-                return self._send(200, self._tree(repo, unquote(revision), unquote(folder),
-                                                  query.get("recursive", ["false"])[0] in ("1", "true", "True")))
+                return self._send(
+                    200,
+                    self._tree(
+                        repo,
+                        unquote(revision),
+                        unquote(folder),
+                        query.get("recursive", ["false"])[0] in ("1", "true", "True"),
+                    ),
+                )
             if method == "POST" and rest.startswith("paths-info/"):
                 repo = self._repo(kind, repo_id, auth)
                 fields = parse_qs(body.decode())
-                return self._send(200, self._paths_info(repo, unquote(rest[len("paths-info/"):]), fields.get("paths", [])))
+                return self._send(
+                    200, self._paths_info(repo, unquote(rest[len("paths-info/") :]), fields.get("paths", []))
+                )
             if method == "POST" and rest.startswith("preupload/"):
                 repo = self._repo(kind, repo_id, auth, write=True)
-                return self._preupload(repo, unquote(rest[len("preupload/"):]), json.loads(body))
+                return self._preupload(repo, unquote(rest[len("preupload/") :]), json.loads(body))
             if method == "POST" and rest.startswith("commit/"):
                 repo = self._repo(kind, repo_id, auth, write=True)
-                return self._commit(repo, unquote(rest[len("commit/"):]), body, query)
+                return self._commit(repo, unquote(rest[len("commit/") :]), body, query)
             if method == "POST" and rest.startswith("branch/"):
                 repo = self._repo(kind, repo_id, auth, write=True)
-                branch = unquote(rest[len("branch/"):])
+                branch = unquote(rest[len("branch/") :])
                 with server._lock:
                     if branch in repo.branches:
                         raise _HttpError(409, f"Reference refs/heads/{branch} already exists")
@@ -402,19 +444,34 @@ def _handler_for(server: LocalHubServer):
                     repo.prs += 1
                     number = repo.prs
                     repo.branches[f"refs/pr/{number}"] = list(repo.branches["main"])
-                return self._send(200, {"num": number, "url": f"{server._repo_url(repo)}/discussions/{number}",
-                                        "pullRequest": payload.get("pullRequest", False)})
+                return self._send(
+                    200,
+                    {
+                        "num": number,
+                        "url": f"{server._repo_url(repo)}/discussions/{number}",
+                        "pullRequest": payload.get("pullRequest", False),
+                    },
+                )
             if method == "GET" and rest.startswith("discussions/"):
                 repo = self._repo(kind, repo_id, auth)
                 number = int(rest.split("/")[1])
                 if number > repo.prs:
                     raise _HttpError(404, "Discussion not found")
-                return self._send(200, {
-                    "num": number, "title": f"PR {number}", "status": "open", "isPullRequest": True,
-                    "createdAt": "2026-01-01T00:00:00.000Z", "author": {"name": server.user},
-                    "repo": {"name": repo_id, "type": kind}, "events": [],
-                    "changes": {"base": "refs/heads/main"}, "filesWithConflicts": [],
-                })
+                return self._send(
+                    200,
+                    {
+                        "num": number,
+                        "title": f"PR {number}",
+                        "status": "open",
+                        "isPullRequest": True,
+                        "createdAt": "2026-01-01T00:00:00.000Z",
+                        "author": {"name": server.user},
+                        "repo": {"name": repo_id, "type": kind},
+                        "events": [],
+                        "changes": {"base": "refs/heads/main"},
+                        "filesWithConflicts": [],
+                    },
+                )
             raise _HttpError(404, f"no route for {method} /api/{kind}s/{repo_id}/{rest}")
 
         def _head_or_404(self, repo: _Repo, revision: str) -> _Commit:
@@ -427,10 +484,19 @@ def _handler_for(server: LocalHubServer):
         def _info(self, repo: _Repo, revision: str) -> dict:
             commit = self._head_or_404(repo, revision)
             info = {
-                "id": repo.repo_id, "_id": git_blob_oid(repo.repo_id.encode())[:24], "author": repo.repo_id.split("/")[0],
-                "sha": commit.oid, "private": repo.private, "gated": False, "disabled": False,
-                "lastModified": commit.date, "createdAt": repo.branches["main"][0].date, "tags": [],
-                "downloads": 0, "likes": 0, "siblings": [{"rfilename": path} for path in sorted(commit.files)],
+                "id": repo.repo_id,
+                "_id": git_blob_oid(repo.repo_id.encode())[:24],
+                "author": repo.repo_id.split("/")[0],
+                "sha": commit.oid,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "lastModified": commit.date,
+                "createdAt": repo.branches["main"][0].date,
+                "tags": [],
+                "downloads": 0,
+                "likes": 0,
+                "siblings": [{"rfilename": path} for path in sorted(commit.files)],
             }
             readme = commit.files.get("README.md")
             if readme is not None:
@@ -445,8 +511,13 @@ def _handler_for(server: LocalHubServer):
         def _entry(self, path: str, content: bytes | None, commit: _Commit) -> dict:
             if content is None:
                 return {"type": "directory", "oid": git_blob_oid(path.encode()), "size": 0, "path": path}
-            return {"type": "file", "oid": git_blob_oid(content), "size": len(content), "path": path,
-                    "lastCommit": {"id": commit.oid, "title": commit.title, "date": commit.date}}
+            return {
+                "type": "file",
+                "oid": git_blob_oid(content),
+                "size": len(content),
+                "path": path,
+                "lastCommit": {"id": commit.oid, "title": commit.title, "date": commit.date},
+            }
 
         def _tree(self, repo: _Repo, revision: str, folder: str, recursive: bool) -> list:
             commit = self._head_or_404(repo, revision)
@@ -457,7 +528,7 @@ def _handler_for(server: LocalHubServer):
             for path, content in sorted(commit.files.items()):
                 if not path.startswith(prefix):
                     continue
-                parts = path[len(prefix):].split("/")
+                parts = path[len(prefix) :].split("/")
                 for depth in range(1, len(parts)):
                     folders.add(prefix + "/".join(parts[:depth]) if recursive or depth == 1 else None)
                 if recursive or len(parts) == 1:
@@ -481,8 +552,14 @@ def _handler_for(server: LocalHubServer):
             files = []
             for item in payload.get("files", []):
                 existing = commit.files.get(item["path"]) if commit else None
-                files.append({"path": item["path"], "uploadMode": "regular", "shouldIgnore": False,
-                              "oid": git_blob_oid(existing) if existing is not None else None})
+                files.append(
+                    {
+                        "path": item["path"],
+                        "uploadMode": "regular",
+                        "shouldIgnore": False,
+                        "oid": git_blob_oid(existing) if existing is not None else None,
+                    }
+                )
             self._send(200, {"files": files, "commitOid": commit.oid if commit else None})
 
         def _commit(self, repo: _Repo, revision: str, body: bytes, query) -> None:
@@ -518,10 +595,18 @@ def _handler_for(server: LocalHubServer):
                     branch = f"refs/pr/{repo.prs}"
                     repo.branches[branch] = list(repo.branches["main"])
                     pr_url = f"{server._repo_url(repo)}/discussions/{repo.prs}"
-                commit = server._commit(repo, branch, header.get("summary", ""), header.get("description", ""),
-                                        adds, deletes, folders)
-            self._send(200, {"commitUrl": f"{server._repo_url(repo)}/commit/{commit.oid}", "commitOid": commit.oid,
-                             "pullRequestUrl": pr_url, "success": True})
+                commit = server._commit(
+                    repo, branch, header.get("summary", ""), header.get("description", ""), adds, deletes, folders
+                )
+            self._send(
+                200,
+                {
+                    "commitUrl": f"{server._repo_url(repo)}/commit/{commit.oid}",
+                    "commitOid": commit.oid,
+                    "pullRequestUrl": pr_url,
+                    "success": True,
+                },
+            )
 
         def _resolve(self, method, kind, repo_id, revision, path, auth) -> None:
             repo = self._repo(kind, repo_id, auth)
@@ -529,15 +614,19 @@ def _handler_for(server: LocalHubServer):
             content = commit.files.get(path)
             if content is None:
                 raise _HttpError(404, f"{path} does not exist on {revision}", "EntryNotFound")
-            headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_oid(content)}"',
-                       "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+            headers = {
+                "X-Repo-Commit": commit.oid,
+                "ETag": f'"{git_blob_oid(content)}"',
+                "Content-Type": "application/octet-stream",
+                "Accept-Ranges": "bytes",
+            }
             range_header = self.headers.get("Range")
             if range_header and method == "GET":
                 match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header)
                 if match:
                     start = int(match.group(1))
                     end = int(match.group(2)) if match.group(2) else len(content) - 1
-                    part = content[start:end + 1]
+                    part = content[start : end + 1]
                     headers["Content-Range"] = f"bytes {start}-{start + len(part) - 1}/{len(content)}"
                     return self._send(206, part, headers)
             if method == "HEAD":

@@ -17,14 +17,31 @@ DATA = REPO / "tests" / "data" / "hub"
 DREAM1K_ANNOTATIONS = REPO.parent / "shared" / "data" / "dream1k" / "DREAM-1k.jsonl"
 TOKEN = "hf_tarsierHubTestToken0123456789abcdef"  # what the server accepts; must never appear in any output
 READ_TOKEN = "hf_tarsierHubReadOnlyToken0123456789"
-CLEARED_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
-                "TRANSFORMERS_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "HF_TOKEN_PATH")
+CLEARED_ENV = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_ENDPOINT",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HF_DATASETS_CACHE",
+    "HF_TOKEN_PATH",
+)
 
 
 def run_hub(args: list, env: dict, cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess:
     """``python -m hub_cards.cli ARGS`` (the ``tarsier-hub`` entry point); the token must not be in its output."""
-    process = subprocess.run([sys.executable, "-m", "hub_cards.cli", *map(str, args)], check=False, env=env,
-                             cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    process = subprocess.run(
+        [sys.executable, "-m", "hub_cards.cli", *map(str, args)],
+        check=False,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert TOKEN not in process.stdout + process.stderr
     return process
 

@@ -28,9 +28,15 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def hub_env(tmp_path, hub_server) -> dict:
     """The environment of a ``tarsier-hub`` run against the local Hub, with its own HF cache."""
     env = {name: value for name, value in os.environ.items() if name not in CLEARED_ENV}
-    env.update(HF_ENDPOINT=hub_server.endpoint, HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf_home"),
-               HF_HUB_DISABLE_TELEMETRY="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]))
+    env.update(
+        HF_ENDPOINT=hub_server.endpoint,
+        HF_TOKEN=TOKEN,
+        HF_HOME=str(tmp_path / "hf_home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
+    )
     return env
 
 

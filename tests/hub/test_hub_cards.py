@@ -33,7 +33,9 @@ def metrics_of(card) -> dict:
 
 def test_card_from_real_dream1k_results_holds_f1_precision_recall(tiny_checkpoint):
     tasks = read_results(DUMMY_RESULTS)
-    card = build_model_card(tiny_checkpoint, tasks=tasks, repo_id="me/tiny-tarsier", base_model="omni-research/Tarsier-7b")
+    card = build_model_card(
+        tiny_checkpoint, tasks=tasks, repo_id="me/tiny-tarsier", base_model="omni-research/Tarsier-7b"
+    )
     parsed = ModelCard(str(card))  # parses back, strictly
     assert metrics_of(parsed) == {
         ("omni-research/DREAM-1K", "f1"): 0.1111,
@@ -42,7 +44,11 @@ def test_card_from_real_dream1k_results_holds_f1_precision_recall(tiny_checkpoin
     }
     result = parsed.data.eval_results[0]
     assert (result.task_type, result.dataset_name, result.dataset_split, result.metric_name) == (
-        "video-text-to-text", "DREAM-1K", "test", "AutoDQ F1")
+        "video-text-to-text",
+        "DREAM-1K",
+        "test",
+        "AutoDQ F1",
+    )
     data = parsed.data.to_dict()
     assert data["library_name"] == "transformers" and data["pipeline_tag"] == "video-text-to-text"
     assert data["license"] == "apache-2.0" and data["base_model"] == "omni-research/Tarsier-7b"
@@ -64,15 +70,20 @@ def test_card_from_real_dream1k_results_holds_f1_precision_recall(tiny_checkpoin
 
 
 def test_model_index_round_trips_to_the_same_eval_results(tiny_checkpoint):
-    card = build_model_card(tiny_checkpoint, tasks=read_results(DUMMY_RESULTS) + read_results(TARSIER_RESULTS),
-                            source_url="https://huggingface.co/me/tiny/blob/main/evaluation/r.json")
+    card = build_model_card(
+        tiny_checkpoint,
+        tasks=read_results(DUMMY_RESULTS) + read_results(TARSIER_RESULTS),
+        source_url="https://huggingface.co/me/tiny/blob/main/evaluation/r.json",
+    )
     model_index = ModelCard(str(card)).data.to_dict()["model-index"]
     name, results = model_index_to_eval_results(model_index)
     assert name == card.data.model_name
     assert results == card.data.eval_results and all(isinstance(r, EvalResult) for r in results)
     assert eval_results_to_model_index(name, results) == model_index
-    assert model_index[0]["results"][0]["source"] == {"url": "https://huggingface.co/me/tiny/blob/main/evaluation/r.json",
-                                                      "name": "tarsier-hf evaluation"}
+    assert model_index[0]["results"][0]["source"] == {
+        "url": "https://huggingface.co/me/tiny/blob/main/evaluation/r.json",
+        "name": "tarsier-hf evaluation",
+    }
     check_model_card(card)
 
 
@@ -161,16 +172,28 @@ def zero_shot_results(tmp_path) -> Path:
     data = json.loads(DUMMY_RESULTS.read_text())
     base = data["configs"]["dream1k"]
     data["results"] = {
-        "tarsier_msvd_qa": {"alias": "tarsier_msvd_qa", "accuracy,none": 0.77, "accuracy_stderr,none": 0.01,
-                            "score,none": 4.1, "n_failed,none": 2, "judge,none": {"not": "a number"}},
+        "tarsier_msvd_qa": {
+            "alias": "tarsier_msvd_qa",
+            "accuracy,none": 0.77,
+            "accuracy_stderr,none": 0.01,
+            "score,none": 4.1,
+            "n_failed,none": 2,
+            "judge,none": {"not": "a number"},
+        },
         "tarsier_msvd_caption": {"cider,none": 98.0, "cider_stderr,none": "N/A"},
         "tarsier_mvbench_action": {"accuracy,none": 0.5},
         "tarsier_mvbench": {"accuracy,none": 0.6},
     }
     data["group_subtasks"] = {"tarsier_mvbench": ["tarsier_mvbench_action"]}
     data["configs"] = {
-        "tarsier_msvd_qa": {**base, "task": "tarsier_msvd_qa", "dataset_path": "someone/msvd-qa",
-                            "dataset_name": "qa", "dataset_kwargs": {"revision": "abc123"}, "test_split": "test"},
+        "tarsier_msvd_qa": {
+            **base,
+            "task": "tarsier_msvd_qa",
+            "dataset_path": "someone/msvd-qa",
+            "dataset_name": "qa",
+            "dataset_kwargs": {"revision": "abc123"},
+            "test_split": "test",
+        },
         "tarsier_msvd_caption": {**base, "task": "tarsier_msvd_caption", "dataset_path": "json", "test_split": "test"},
     }
     path = tmp_path / "zero_shot_results.json"
@@ -180,7 +203,11 @@ def zero_shot_results(tmp_path) -> Path:
 
 def test_zero_shot_metrics_are_handled_by_name(tmp_path):
     tasks = {task.task: task for task in read_results(zero_shot_results(tmp_path))}
-    assert set(tasks) == {"tarsier_msvd_qa", "tarsier_msvd_caption", "tarsier_mvbench"}  # the group stands for its sub-task
+    assert set(tasks) == {
+        "tarsier_msvd_qa",
+        "tarsier_msvd_caption",
+        "tarsier_mvbench",
+    }  # the group stands for its sub-task
     qa = tasks["tarsier_msvd_qa"]
     assert qa.metrics == {"accuracy": 0.77, "score": 4.1} and qa.protocol["n_failed"] == 2
     assert (qa.dataset_id, qa.dataset_config, qa.split, qa.revision) == ("someone/msvd-qa", "qa", "test", "abc123")
@@ -199,7 +226,9 @@ def test_eval_results_files_round_trip_with_the_primary_metric(tmp_path):
     assert set(files) == {"dream1k.yaml", "tarsier_msvd_qa.yaml", "tarsier_msvd_caption.yaml", "tarsier_mvbench.yaml"}
     (entry,) = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(files["dream1k.yaml"])))
     assert (entry.dataset_id, entry.task_id, entry.value) == ("omni-research/DREAM-1K", "dream1k", 0.1111)
-    assert entry.source_url == "https://example.org/r.json" and "AutoDQ F1" in entry.notes and "n_scored: 4" in entry.notes
+    assert (
+        entry.source_url == "https://example.org/r.json" and "AutoDQ F1" in entry.notes and "n_scored: 4" in entry.notes
+    )
     (qa,) = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(files["tarsier_msvd_qa.yaml"])))
     assert (qa.value, qa.dataset_revision) == (0.77, "abc123")
 
@@ -234,7 +263,9 @@ def test_training_run_card_replaces_trls_and_reads_the_training_record(tiny_chec
     run = tmp_path / "run"
     shutil.copytree(tiny_checkpoint, run)
     (run / "tarsier_training.json").write_text(json.dumps(TRAINING_RECORD))
-    (run / "README.md").write_text("---\nlibrary_name: transformers\nlicence: license\npipeline_tag: text-generation\n---\n# generic TRL card\n")
+    (run / "README.md").write_text(
+        "---\nlibrary_name: transformers\nlicence: license\npipeline_tag: text-generation\n---\n# generic TRL card\n"
+    )
     card = ModelCard.load(write_training_card(run, [DUMMY_RESULTS]))
     data = card.data.to_dict()
     assert "licence" not in data and "generic TRL card" not in card.text  # TRL's card is replaced
@@ -242,9 +273,16 @@ def test_training_run_card_replaces_trls_and_reads_the_training_record(tiny_chec
     assert data["base_model"] == "omni-research/Tarsier-7b" and data["base_model_relation"] == "finetune"
     assert data["datasets"] == ["someone/video-sft"] and {"trl", "sft"} <= set(data["tags"])
     text = card.text
-    for line in ("- Recipe: `trl_recipes/sft_tarsier.py`", "- Stage: 2", "- Data mixture: dream_sft, activitynet_captions",
-                 "- Optimizer steps: 1200", "- Global batch size: 64", "- Frames per video: 8-16 (sampled per video)",
-                 "learning_rate: 2.0e-05", "Fine-tuned from [`omni-research/Tarsier-7b`]"):
+    for line in (
+        "- Recipe: `trl_recipes/sft_tarsier.py`",
+        "- Stage: 2",
+        "- Data mixture: dream_sft, activitynet_captions",
+        "- Optimizer steps: 1200",
+        "- Global batch size: 64",
+        "- Frames per video: 8-16 (sampled per video)",
+        "learning_rate: 2.0e-05",
+        "Fine-tuned from [`omni-research/Tarsier-7b`]",
+    ):
         assert line in text
     assert metrics_of(card)[("omni-research/DREAM-1K", "f1")] == 0.1111
 
@@ -282,8 +320,13 @@ def test_converter_writes_a_model_card(tmp_path):
 
 
 def example_card(tiny_checkpoint) -> str:
-    card = build_model_card(tiny_checkpoint, tasks=read_results(DUMMY_RESULTS), repo_id="your-name/Tarsier-7b-mine",
-                            base_model="omni-research/Tarsier-7b", base_model_relation="finetune")
+    card = build_model_card(
+        tiny_checkpoint,
+        tasks=read_results(DUMMY_RESULTS),
+        repo_id="your-name/Tarsier-7b-mine",
+        base_model="omni-research/Tarsier-7b",
+        base_model_relation="finetune",
+    )
     return str(card)
 
 

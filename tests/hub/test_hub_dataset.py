@@ -20,16 +20,16 @@ def test_validation_lists_every_bad_row_and_writes_nothing(tmp_path):
     write_truncated_video(folder / "clips" / "cut.mp4", keep=0.05)
     good = json.loads((folder / "train.jsonl").read_text().splitlines()[0])
     rows = [
-        good,                                                   # line 1: fine
-        {**good, "id": "r1", "video": "clips/missing.mp4"},     # line 2: no such file
-        {**good, "id": "r2", "video": "clips/empty.mp4"},       # line 3: no frames
-        {**good, "id": "r3", "video": "clips/cut.mp4"},         # line 4: truncated
-        {**good},                                               # line 5: duplicate id r0
-        {"id": "r5", "video": "clips/c0.mp4"},                  # line 6: no messages
-        {**good, "id": "r6", "start": 2.0, "end": 1.0},         # line 7: start after end
-        {**good, "id": "r7", "messages": "hello"},              # line 8: messages not a list
+        good,  # line 1: fine
+        {**good, "id": "r1", "video": "clips/missing.mp4"},  # line 2: no such file
+        {**good, "id": "r2", "video": "clips/empty.mp4"},  # line 3: no frames
+        {**good, "id": "r3", "video": "clips/cut.mp4"},  # line 4: truncated
+        {**good},  # line 5: duplicate id r0
+        {"id": "r5", "video": "clips/c0.mp4"},  # line 6: no messages
+        {**good, "id": "r6", "start": 2.0, "end": 1.0},  # line 7: start after end
+        {**good, "id": "r7", "messages": "hello"},  # line 8: messages not a list
     ]
-    lines = [json.dumps(row) for row in rows] + ["{not json"]   # line 9
+    lines = [json.dumps(row) for row in rows] + ["{not json"]  # line 9
     (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetValidationError) as caught:
         package_dataset(folder, tmp_path / "out", progress=False)
@@ -65,8 +65,13 @@ def test_dream1k_annotations_are_packaged_as_hub_metadata_the_task_reads(tmp_pat
 
     package = package_dataset(dream1k_folder, tmp_path / "pkg", progress=False)
     assert (package.split, package.format, package.n_rows, package.n_videos) == ("test", "dream1k", 3, 3)
-    assert package.files == ["README.md", "data/test/metadata.jsonl", "data/test/videos/1.mp4",
-                             "data/test/videos/2.mp4", "data/test/videos/3.mp4"]
+    assert package.files == [
+        "README.md",
+        "data/test/metadata.jsonl",
+        "data/test/videos/1.mp4",
+        "data/test/videos/2.mp4",
+        "data/test/videos/3.mp4",
+    ]
     metadata = tmp_path / "pkg" / "data" / "test" / "metadata.jsonl"
     first = json.loads(metadata.read_text().splitlines()[0])
     assert first["file_name"] == "videos/1.mp4" and first["idx"] == "1" and first["n_events"] == 5
@@ -92,12 +97,25 @@ def test_dream1k_rows_without_their_video_are_named(tmp_path, dream1k_folder):
 
 
 def test_dataset_card_metadata():
-    card = build_dataset_card(data_format="training", split="train", n_rows=1500, repo_id="me/sft", license="cc-by-4.0",
-                              source="someone/videos", gated=True)
+    card = build_dataset_card(
+        data_format="training",
+        split="train",
+        n_rows=1500,
+        repo_id="me/sft",
+        license="cc-by-4.0",
+        source="someone/videos",
+        gated=True,
+    )
     data = DatasetCard(str(card)).data.to_dict()
     assert data["license"] == "cc-by-4.0" and data["task_categories"] == ["video-text-to-text"]
     assert data["size_categories"] == ["1K<n<10K"] and data["source_datasets"] == ["extended|someone/videos"]
     assert data["pretty_name"] == "sft" and "extra_gated_prompt" in data and "extra_gated_fields" in data
     assert 'load_dataset("me/sft", split="train")' in card.text and "to_training_row" in card.text
     assert validate_card_yaml(str(card), "dataset") == []
-    assert [size_category(n) for n in (0, 999, 1000, 10**5, 10**6)] == ["n<1K", "n<1K", "1K<n<10K", "100K<n<1M", "1M<n<10M"]
+    assert [size_category(n) for n in (0, 999, 1000, 10**5, 10**6)] == [
+        "n<1K",
+        "n<1K",
+        "1K<n<10K",
+        "100K<n<1M",
+        "1M<n<10M",
+    ]

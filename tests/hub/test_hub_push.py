@@ -51,13 +51,22 @@ def test_push_model_then_results_commit_the_files_and_the_merged_card(tmp_path, 
     files = hub_server.files(repo)
     assert files["evaluation/dream1k_dummy_results.json"] == (DATA / "dream1k_dummy_results.json").read_bytes()
     merged = ModelCard(files["README.md"].decode())
-    assert metrics_of(merged) == {("omni-research/DREAM-1K", "f1"): 0.1111, ("omni-research/DREAM-1K", "precision"): 0.125,
-                                  ("omni-research/DREAM-1K", "recall"): 0.1}
+    assert merged.data.model_name == "tiny-tarsier"  # the pushed card had no model-index: named after the repo
+    assert metrics_of(merged) == {
+        ("omni-research/DREAM-1K", "f1"): 0.1111,
+        ("omni-research/DREAM-1K", "precision"): 0.125,
+        ("omni-research/DREAM-1K", "recall"): 0.1,
+    }
     source = f"{hub_server.endpoint}/{repo}/blob/main/evaluation/dream1k_dummy_results.json"
     assert merged.data.eval_results[0].source_url == source
     assert "## How to use" in merged.text and "Tokens per frame: 7" in merged.text  # the pushed card's prose stays
     (entry,) = parse_eval_result_entries(yaml.safe_load(files[".eval_results/dream1k.yaml"]))
-    assert (entry.dataset_id, entry.task_id, entry.value, entry.source_url) == ("omni-research/DREAM-1K", "dream1k", 0.1111, source)
+    assert (entry.dataset_id, entry.task_id, entry.value, entry.source_url) == (
+        "omni-research/DREAM-1K",
+        "dream1k",
+        0.1111,
+        source,
+    )
 
     # Newer numbers for the same metrics replace them; other files are untouched.
     again = run_hub(["push-results", DATA / "dream1k_tarsier_results.json", "--repo-id", repo], hub_env, tmp_path)
@@ -65,8 +74,9 @@ def test_push_model_then_results_commit_the_files_and_the_merged_card(tmp_path, 
     card = ModelCard(hub_server.files(repo)["README.md"].decode())
     assert metrics_of(card)[("omni-research/DREAM-1K", "f1")] == 0.0 and len(card.data.eval_results) == 3
     assert hub_server.files(repo)["model.safetensors"] == local["model.safetensors"]
-    assert all(authenticated for _, path, authenticated in hub_server.requests[requests_before:]
-               if "validate-yaml" not in path)  # ModelCard.validate sends no credentials, like on the real Hub
+    assert all(
+        authenticated for _, path, authenticated in hub_server.requests[requests_before:] if "validate-yaml" not in path
+    )  # ModelCard.validate sends no credentials, like on the real Hub
     assert_token_not_written(tmp_path)
 
 
@@ -74,11 +84,15 @@ def test_push_results_keeps_a_foreign_card_and_its_results(tmp_path, hub_env, hu
     repo = "tester/foreign"
     api = HfApi(endpoint=hub_server.endpoint, token=TOKEN)
     api.create_repo(repo)
-    foreign = ("---\nlicense: mit\nmodel-index:\n- name: foreign\n  results:\n  - task: {type: video-text-to-text}\n"
-               "    dataset: {name: Other, type: someone/other}\n    metrics:\n    - {type: accuracy, value: 0.5}\n"
-               "---\n\n# Foreign\n\nProse by someone else.\n")
+    foreign = (
+        "---\nlicense: mit\nmodel-index:\n- name: foreign\n  results:\n  - task: {type: video-text-to-text}\n"
+        "    dataset: {name: Other, type: someone/other}\n    metrics:\n    - {type: accuracy, value: 0.5}\n"
+        "---\n\n# Foreign\n\nProse by someone else.\n"
+    )
     api.upload_file(path_or_fileobj=foreign.encode(), path_in_repo="README.md", repo_id=repo)
-    process = run_hub(["push-results", next(DATA.glob("dream1k_autodq_*/autodq_results.json")), "--repo-id", repo], hub_env, tmp_path)
+    process = run_hub(
+        ["push-results", next(DATA.glob("dream1k_autodq_*/autodq_results.json")), "--repo-id", repo], hub_env, tmp_path
+    )
     assert process.returncode == 0, output_of(process)
     card = ModelCard(hub_server.files(repo)["README.md"].decode())
     assert metrics_of(card)[("someone/other", "accuracy")] == 0.5
@@ -109,7 +123,9 @@ def test_push_model_private_branch_and_pull_request(tmp_path, checkpoint, hub_en
         ("500", "server error (500)", 4),
     ],
 )
-def test_hub_errors_give_a_clear_message_and_exit_code(fault, expected, exit_code, tmp_path, checkpoint, hub_env, hub_server):
+def test_hub_errors_give_a_clear_message_and_exit_code(
+    fault, expected, exit_code, tmp_path, checkpoint, hub_env, hub_server
+):
     repo = f"tester/faulty-{fault}"
     if fault == "403":
         hub_env["HF_TOKEN"] = READ_TOKEN  # a real read-only token, refused by the server's permission check
@@ -138,26 +154,55 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_pushed_dataset_and_local_videofolder_load_with_datasets(tmp_path, training_folder, dream1k_folder, hub_env,
-                                                                hub_server):
+def test_pushed_dataset_and_local_videofolder_load_with_datasets(
+    tmp_path, training_folder, dream1k_folder, hub_env, hub_server
+):
     from hub_cards.dataset import package_dataset
 
     repo = "tester/video-sft"
-    process = run_hub(["push-dataset", training_folder, repo, "--license", "cc-by-4.0", "--gated", "--private",
-                       "--output-dir", tmp_path / "pkg"], hub_env, tmp_path)
+    process = run_hub(
+        [
+            "push-dataset",
+            training_folder,
+            repo,
+            "--license",
+            "cc-by-4.0",
+            "--gated",
+            "--private",
+            "--output-dir",
+            tmp_path / "pkg",
+        ],
+        hub_env,
+        tmp_path,
+    )
     assert process.returncode == 0, output_of(process)
     files = hub_server.files(repo, repo_type="dataset")
-    assert sorted(files) == [".gitattributes", "README.md", "data/train/metadata.jsonl", "data/train/videos/c0.mp4",
-                             "data/train/videos/c1.mp4", "data/train/videos/c2.mp4"]
+    assert sorted(files) == [
+        ".gitattributes",
+        "README.md",
+        "data/train/metadata.jsonl",
+        "data/train/videos/c0.mp4",
+        "data/train/videos/c1.mp4",
+        "data/train/videos/c2.mp4",
+    ]
     assert files["data/train/videos/c1.mp4"] == (training_folder / "clips" / "c1.mp4").read_bytes()
     assert hub_server.is_private(repo, "dataset") and hub_server.settings(repo, "dataset") == {"gated": "auto"}
     card = yaml.safe_load(files["README.md"].decode().split("---")[1])
-    assert card["license"] == "cc-by-4.0" and card["configs"][0]["data_files"] == [{"split": "train", "path": "data/train/**"}]
+    assert card["license"] == "cc-by-4.0" and card["configs"][0]["data_files"] == [
+        {"split": "train", "path": "data/train/**"}
+    ]
     assert "extra_gated_prompt" in card and "checking videos" in process.stderr  # progress bars on stderr
 
     dream = package_dataset(dream1k_folder, tmp_path / "dream_pkg", progress=False)
-    loaded = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, repo, str(tmp_path / "pkg"), str(dream.folder)],
-                            env=hub_env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, repo, str(tmp_path / "pkg"), str(dream.folder)],
+        env=hub_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert loaded.returncode == 0, output_of(loaded)
     out = json.loads(loaded.stdout.strip().splitlines()[-1])
     expected = [json.loads(line) for line in (training_folder / "train.jsonl").read_text().splitlines()]
@@ -170,8 +215,12 @@ def test_pushed_dataset_and_local_videofolder_load_with_datasets(tmp_path, train
             assert Path(row["video"]).read_bytes() == (training_folder / source["video"]).read_bytes()
     assert "hf_home" in out["hub"]["rows"][0]["video"]  # downloaded through the Hub cache
     dream_rows = out["dream"]["rows"]
-    assert [row["idx"] for row in dream_rows] == ["1", "2", "3"] and dream_rows[0]["events"][0] == "A character emerges from smoke and fire."
-    assert dream_rows[0]["source"] == "DREAM/movie_animation" and dream_rows[0]["video"].endswith("data/test/videos/1.mp4")
+    assert [row["idx"] for row in dream_rows] == ["1", "2", "3"] and dream_rows[0]["events"][
+        0
+    ] == "A character emerges from smoke and fire."
+    assert dream_rows[0]["source"] == "DREAM/movie_animation" and dream_rows[0]["video"].endswith(
+        "data/test/videos/1.mp4"
+    )
     assert_token_not_written(tmp_path)
 
 
@@ -193,7 +242,9 @@ def test_unreachable_hub_and_dry_runs(tmp_path, checkpoint, hub_server, monkeypa
 
     monkeypatch.setattr(constants, "ENDPOINT", hub_server.endpoint)
     requests = len(hub_server.requests)
-    assert hub_main(["push-results", str(DATA / "dream1k_dummy_results.json"), "--repo-id", "tester/x", "--dry-run"]) == 0
+    assert (
+        hub_main(["push-results", str(DATA / "dream1k_dummy_results.json"), "--repo-id", "tester/x", "--dry-run"]) == 0
+    )
     out = capsys.readouterr().out
     assert "would upload 3 files to tester/x" in out and ".eval_results/dream1k.yaml" in out
     assert len(hub_server.requests) == requests

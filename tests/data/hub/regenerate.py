@@ -34,17 +34,42 @@ def main(out: Path) -> None:
     larger_init = {"initializer_range": 0.2}
     checkpoint = save_tiny_checkpoint(out / "ckpt", text=larger_init, vision=larger_init)
     runs = {
-        "tarsier": ["--model", "tarsier", "--model_args", f"pretrained={checkpoint},num_frames=2,max_new_tokens=8,dtype=float32"],
+        "tarsier": [
+            "--model",
+            "tarsier",
+            "--model_args",
+            f"pretrained={checkpoint},num_frames=2,max_new_tokens=8,dtype=float32",
+        ],
         "dummy": ["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}"],
     }
     with LocalJudgeServer() as judge:
         env = base_env(out)
-        env.update(TARSIER_DREAM1K_ANNOTATIONS=str(DREAM1K_ANNOTATIONS), TARSIER_DREAM1K_VIDEO_DIR=str(videos),
-                   TARSIER_JUDGE_BASE_URL=judge.base_url, TARSIER_AUTODQ_CACHE=str(out / "cache"))
+        env.update(
+            TARSIER_DREAM1K_ANNOTATIONS=str(DREAM1K_ANNOTATIONS),
+            TARSIER_DREAM1K_VIDEO_DIR=str(videos),
+            TARSIER_JUDGE_BASE_URL=judge.base_url,
+            TARSIER_AUTODQ_CACHE=str(out / "cache"),
+        )
         for name, model_args in runs.items():
-            args = [*model_args, "--tasks", "dream1k", "--limit", "4", "--output_path", str(out / name), "--log_samples"]
+            args = [
+                *model_args,
+                "--tasks",
+                "dream1k",
+                "--limit",
+                "4",
+                "--output_path",
+                str(out / name),
+                "--log_samples",
+            ]
             results, _ = load_run(out / name, run_lmms_eval(args, env, out))
-            print(name, {key: value for key, value in results["results"]["dream1k"].items() if "stderr" not in key and key != "autodq,none"})
+            print(
+                name,
+                {
+                    key: value
+                    for key, value in results["results"]["dream1k"].items()
+                    if "stderr" not in key and key != "autodq,none"
+                },
+            )
 
 
 if __name__ == "__main__":
