@@ -13,16 +13,18 @@ template ``templates/model_card.md.jinja``, evaluation results as ``model-index`
 ``tarsier_training.json`` (written by the training recipe into its ``output_dir``), all keys optional:
 
 ==================== ============================================================================================
-``recipe``           name or path of the recipe script (``"trl_recipes/sft_tarsier.py"``)
+``recipe``           the recipe's arguments (a mapping, as ``trl_recipes.sft_tarsier`` writes), or its name
 ``config``           the recipe configuration as a mapping (the YAML the run was started with)
 ``stage``            training stage (``1`` / ``2``, or a name such as ``"multi-task pre-training"``)
 ``base_model``       Hub id (or path) the run started from; a Hub id becomes ``base_model`` in the metadata
-``mixture``          data mixture: a list of dataset names, or a mapping name → weight / share
-``datasets``         Hub dataset ids trained on (→ ``datasets`` in the metadata)
+``mixture``          data mixture: the mixture YAML's path, a list of dataset names, or a mapping name → weight
+``datasets``         per dataset ``{"name", "path", "weight", "samples_per_epoch", "frames"}`` (``frames``: the
+                     recipe's FrameSpec) or plain ids; Hub ids among the paths → ``datasets`` in the metadata
 ``steps``            optimizer steps done (int)
 ``global_batch_size`` samples per optimizer step over all processes (int)
 ``num_frames``       frames per video: an int, or ``[min, max]`` when sampled per video
-``learning_rate``, ``epochs``, ``seed``: shown when present
+``learning_rate``, ``lr_scheduler_type``, ``warmup_steps``, ``max_length``, ``epochs``, ``seed``, ``lora``,
+``freeze_vision_tower``, ``freeze_projector``: shown when present
 ==================== ============================================================================================
 
 Aliases accepted: ``recipe_config`` for ``config``, ``mixture_names`` / ``data_mixture`` for ``mixture``,
@@ -168,9 +170,36 @@ def read_training_info(folder: str | Path) -> dict | None:
     return info
 
 
+def _training_datasets(info: dict) -> list[dict]:
+    """The record's ``datasets`` as ``{"name", "path", ...}`` entries (the recipe writes dicts; plain ids allowed)."""
+    entries = []
+    for item in info.get("datasets") or []:
+        entries.append(dict(item) if isinstance(item, dict) else {"name": str(item), "path": str(item)})
+    return entries
+
+
+def training_hub_datasets(info: dict) -> list[str]:
+    """Hub dataset ids among the record's datasets (local files and folders are left out of the metadata)."""
+    ids = [str(entry.get("path") or "") for entry in _training_datasets(info)]
+    return list(dict.fromkeys(path for path in ids if _HUB_ID.match(path) and not Path(path).exists()))
+
+
+def _frames_text(frames) -> str:
+    if isinstance(frames, dict):  # the recipe's FrameSpec: sampler, num_frames, min_frames, max_frames
+        sampler = frames.get("sampler", "uniform")
+        if sampler == "stage1":
+            return f"stage-1 sampler, {frames.get('min_frames')}-{frames.get('max_frames')} frames"
+        counts = frames.get("num_frames")
+        counts = "/".join(str(n) for n in counts) if isinstance(counts, (list, tuple)) else counts
+        return f"{sampler} sampler, {counts} frames"
+    if isinstance(frames, (list, tuple)) and len(frames) == 2:
+        return f"{frames[0]}-{frames[1]} (sampled per video)"
+    return str(frames)
+
+
 def _training_markdown(info: dict) -> str:
     lines = []
-    if info.get("recipe"):
+    if isinstance(info.get("recipe"), str):
         lines.append(f"- Recipe: `{info['recipe']}`")
     if info.get("stage") is not None:
         lines.append(f"- Stage: {info['stage']}")
@@ -182,23 +211,60 @@ def _training_markdown(info: dict) -> str:
     elif isinstance(mixture, (list, tuple)):
         lines.append("- Data mixture: " + ", ".join(str(name) for name in mixture))
     elif mixture:
-        lines.append(f"- Data mixture: {mixture}")
+        lines.append(f"- Data mixture: `{mixture}`")
+    datasets = _training_datasets(info)
+    if datasets:
+        lines.append("- Datasets:")
+        for entry in datasets:
+            details = [f"`{entry['path']}`" if entry.get("path") and entry.get("path") != entry.get("name") else None]
+            details += [f"weight {entry['weight']}" if entry.get("weight") is not None else None]
+            details += [f"{entry['samples_per_epoch']} samples per epoch" if entry.get("samples_per_epoch") else None]
+            details += [_frames_text(entry["frames"]) if entry.get("frames") else None]
+            lines.append(f"  - {entry.get('name')}: " + ", ".join(d for d in details if d))
     for key, label in (
         ("steps", "Optimizer steps"),
         ("global_batch_size", "Global batch size"),
         ("num_frames", "Frames per video"),
         ("learning_rate", "Learning rate"),
+        ("lr_scheduler_type", "Learning-rate schedule"),
+        ("warmup_steps", "Warm-up steps"),
+        ("max_length", "Maximum sequence length"),
         ("epochs", "Epochs"),
         ("seed", "Seed"),
+        ("lora", "LoRA"),
     ):
         value = info.get(key)
         if value is not None:
-            if key == "num_frames" and isinstance(value, (list, tuple)) and len(value) == 2:
-                value = f"{value[0]}-{value[1]} (sampled per video)"
-            lines.append(f"- {label}: {value}")
-    if isinstance(info.get("config"), dict) and info["config"]:
+            lines.append(f"- {label}: {_frames_text(value) if key == 'num_frames' else value}")
+    trained = [
+        label
+        for key, label in (("freeze_vision_tower", "vision tower"), ("freeze_projector", "projector"))
+        if info.get(key) is False
+    ]
+    frozen = [
+        label
+        for key, label in (("freeze_vision_tower", "vision tower"), ("freeze_projector", "projector"))
+        if info.get(key) is True
+    ]
+    if trained or frozen:
         lines.append(
-            "\nRecipe configuration:\n\n```yaml\n" + yaml.safe_dump(info["config"], sort_keys=False).strip() + "\n```"
+            "- "
+            + "; ".join(
+                filter(
+                    None,
+                    [
+                        f"trained: {', '.join(trained)}" if trained else "",
+                        f"frozen: {', '.join(frozen)}" if frozen else "",
+                    ],
+                )
+            )
+        )
+    config = info.get("config") if isinstance(info.get("config"), dict) else info.get("recipe")
+    if isinstance(config, dict) and config:
+        lines.append(
+            "\nRecipe configuration:\n\n```yaml\n"
+            + yaml.safe_dump(config, sort_keys=False, default_flow_style=False).strip()
+            + "\n```"
         )
     return "\n".join(lines)
 
@@ -327,7 +393,7 @@ def build_model_card(
     if training:
         base_model = base_model or training.get("base_model")
         base_model_relation = base_model_relation or ("finetune" if base_model else None)
-        datasets = datasets or training.get("datasets")
+        datasets = datasets or training_hub_datasets(training) or None
         extra_tags = ["trl", "sft"]
     if base_model and not _HUB_ID.match(base_model):
         base_model = None  # a local path is no Hub id: the metadata would point nowhere

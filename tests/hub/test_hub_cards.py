@@ -339,3 +339,63 @@ def test_readme_example_card_is_what_the_code_renders(tiny_checkpoint):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     header = rendered.split("\n---\n", 1)[0] + "\n---"
     assert header in readme, "README's example card header differs from the rendered one"
+
+
+# What trl_recipes.sft_tarsier.write_training_record writes (its keys and value shapes).
+RECIPE_RECORD = {
+    "stage": 2,
+    "base_model": "omni-research/Tarsier-7b",
+    "datasets": [
+        {
+            "name": "dream_sft",
+            "path": "someone/video-sft",
+            "weight": 2.0,
+            "converter": None,
+            "samples_per_epoch": 100,
+            "frames": {"sampler": "stage2", "num_frames": [8, 16], "min_frames": 8, "max_frames": 32},
+        },
+        {
+            "name": "local_clips",
+            "path": "/data/clips.jsonl",
+            "weight": 1.0,
+            "converter": "caption",
+            "samples_per_epoch": 50,
+            "frames": {"sampler": "stage1", "num_frames": [8], "min_frames": 8, "max_frames": 32},
+        },
+    ],
+    "mixture": "trl_recipes/configs/stage2.yaml",
+    "global_batch_size": 64,
+    "steps": 1200,
+    "learning_rate": 2e-05,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 10,
+    "max_length": 8192,
+    "freeze_vision_tower": True,
+    "freeze_projector": False,
+    "train_llm_layers": None,
+    "train_embeddings": False,
+    "lora": False,
+    "recipe": {"stage": 2, "mixture": "trl_recipes/configs/stage2.yaml", "freeze_vision_tower": True},
+}
+
+
+def test_training_card_from_the_record_the_sft_recipe_writes(tiny_checkpoint, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint, run)
+    (run / "tarsier_training.json").write_text(json.dumps(RECIPE_RECORD))
+    card = ModelCard.load(write_training_card(run))
+    check_model_card(card)
+    assert card.data.datasets == ["someone/video-sft"]  # the Hub id; the local file stays out of the metadata
+    assert card.data.base_model == "omni-research/Tarsier-7b" and card.data.base_model_relation == "finetune"
+    for line in (
+        "- Stage: 2",
+        "- Data mixture: `trl_recipes/configs/stage2.yaml`",
+        "  - dream_sft: `someone/video-sft`, weight 2.0, 100 samples per epoch, stage2 sampler, 8/16 frames",
+        "  - local_clips: `/data/clips.jsonl`, weight 1.0, 50 samples per epoch, stage-1 sampler, 8-32 frames",
+        "- Optimizer steps: 1200",
+        "- Global batch size: 64",
+        "- Learning-rate schedule: cosine",
+        "- trained: projector; frozen: vision tower",
+        "freeze_vision_tower: true",
+    ):
+        assert line in card.text
