@@ -18,6 +18,10 @@ Output (:func:`package_dataset`), the ``videofolder`` layout with a ``metadata.j
     data/<split>/videos/...             the videos (hard links when possible, else copies), with their paths
                                         relative to the deepest folder that holds all of them
 
+Training rows also go to ``training_rows/<split>.jsonl`` in the recipes' own format (``video`` relative to
+``data/<split>``), which a ``trl_recipes`` mixture reads as is: ``path: <copy>/training_rows/train.jsonl``,
+``video_root: <copy>/data/train`` (``hf download REPO --repo-type dataset --local-dir <copy>``).
+
 ``load_dataset(repo)`` gives a ``video`` column (a ``Video`` feature; ``cast_column("video", Video(decode=False))``
 gives ``{"path", "bytes"}`` without torchcodec) and the other fields as columns: DREAM-1K rows as the Hub's
 ``metadata.json`` fields (so ``data/test/metadata.jsonl`` also works as ``TARSIER_DREAM1K_ANNOTATIONS``), training
@@ -47,6 +51,7 @@ DEFAULT_SPLITS = {"dream1k": "test", "training": "train"}
 _ANNOTATION_SUFFIXES = (".jsonl", ".json")
 _TRAINING_FIELDS = ("id", "video", "messages")
 _MAX_LISTED = 50
+TRAINING_ROWS_DIR = "training_rows"
 
 
 class DatasetValidationError(ValueError):
@@ -323,6 +328,17 @@ def package_dataset(
     with (split_dir / "metadata.jsonl").open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if data_format == "training":  # the recipes' own row format, outside the data/ files that load_dataset reads
+        rows_file = output_dir / TRAINING_ROWS_DIR / f"{split}.jsonl"
+        rows_file.parent.mkdir(parents=True, exist_ok=True)
+        with rows_file.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                training_row = {
+                    "id": row["id"],
+                    "video": row["file_name"],
+                    **{k: v for k, v in row.items() if k not in ("id", "file_name")},
+                }
+                handle.write(json.dumps(training_row, ensure_ascii=False) + "\n")
     card = build_dataset_card(data_format=data_format, split=split, n_rows=len(rows), **(card_options or {}))
     card.save(output_dir / "README.md")
     files = sorted(p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file())

@@ -119,3 +119,24 @@ def test_dataset_card_metadata():
         "100K<n<1M",
         "1M<n<10M",
     ]
+
+
+def test_packaged_training_rows_feed_the_training_recipes_loader(tmp_path):
+    from trl_recipes.data import DatasetSpec, _check_columns, load_rows
+
+    folder = write_training_folder(tmp_path / "src")
+    package = package_dataset(folder, tmp_path / "pkg", progress=False)
+    assert "training_rows/train.jsonl" in package.files
+    spec = DatasetSpec(
+        name="packaged",
+        path=str(package.folder / "training_rows" / "train.jsonl"),
+        video_root=str(package.folder / "data" / "train"),
+    )
+    rows = load_rows(spec)
+    _check_columns(rows, spec)  # the recipe's own checks: messages present, media paths resolvable
+    expected = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in rows] == [row["id"] for row in expected]
+    assert rows[1]["start"] == 0.25 and rows[1]["end"] == 1.0 and rows[0]["messages"] == expected[0]["messages"]
+    for row, source in zip(rows, expected):
+        packaged = package.folder / "data" / "train" / row["video"]
+        assert packaged.read_bytes() == (folder / source["video"]).read_bytes()

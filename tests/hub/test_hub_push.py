@@ -184,6 +184,7 @@ def test_pushed_dataset_and_local_videofolder_load_with_datasets(
         "data/train/videos/c0.mp4",
         "data/train/videos/c1.mp4",
         "data/train/videos/c2.mp4",
+        "training_rows/train.jsonl",
     ]
     assert files["data/train/videos/c1.mp4"] == (training_folder / "clips" / "c1.mp4").read_bytes()
     assert hub_server.is_private(repo, "dataset") and hub_server.settings(repo, "dataset") == {"gated": "auto"}
