@@ -55,6 +55,7 @@ __all__ = [
     "map_frames",
     "media_kind",
     "sample_frame_indices",
+    "sample_frame_indices_tarsier2",
     "sample_stage1_indices",
     "sample_stage2_indices",
     "trim_to_frame_range",
@@ -135,6 +136,16 @@ def sample_frame_indices(total_frames: int, num_frames: int = DEFAULT_NUM_FRAMES
     if num_frames == 1:
         return [0]
     return [round(i * (total_frames - 1) / (num_frames - 1)) for i in range(num_frames)]
+
+
+def sample_frame_indices_tarsier2(total_frames: int, num_frames: int = 16) -> list[int]:
+    """Tarsier2's inference sampling (bytedance/tarsier ``dataset/custom_data_parsers/utils.py``,
+    ``_sample_frame_indices_v1``): :func:`sample_frame_indices`, except that a clip of at most ``num_frames``
+    frames gives each of its frames once (no repeats), so a short clip yields fewer than ``num_frames`` frames."""
+    _check_counts(total_frames, num_frames)
+    if num_frames > 1 and total_frames <= num_frames:
+        return list(range(total_frames))
+    return sample_frame_indices(total_frames, num_frames)
 
 
 def _as_rng(rng: random.Random | int | None) -> random.Random:
