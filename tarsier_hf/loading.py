@@ -39,13 +39,34 @@ _DTYPES = {
 
 
 def resolve_device(device: str = "auto") -> str:
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    """``"auto"`` → ``"cuda"``, ``"mps"`` or ``"cpu"`` (the first available); an explicit device is checked.
+
+    Raises:
+        ValueError: the device is not a torch device name, or it is not available here (no CUDA GPU, a GPU index
+            beyond the GPUs present, no MPS), in one line naming the device.
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise ValueError(f"device {device!r}: no CUDA GPU is available (torch {torch.__version__}, {build})")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"device {device!r}: there are only {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
+    elif parsed.type == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise ValueError(f"device {device!r}: MPS (Apple GPU) is not available")
+    return device
 
 
 def resolve_dtype(dtype: str | torch.dtype = "auto", device: str = "cpu") -> torch.dtype:

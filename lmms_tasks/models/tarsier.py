@@ -14,7 +14,8 @@
 - ``dtype`` (``auto``: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU), ``device_map`` (e.g. ``auto`` to spread one model over several GPUs in
   one process), ``attn_implementation`` (default: ``flash_attention_2`` when installed on CUDA, else ``sdpa``): see
   ``tarsier_hf.loading.load_tarsier``.
-- ``video_backend`` (``auto``: decord, else PyAV), ``square_mode`` (``stretch``, the official resize, or ``pad``).
+- ``video_backend`` (``auto``: decord where its random access is exact, PyAV otherwise; see ``tarsier_hf.video_io``),
+  ``square_mode`` (``stretch``, the official resize, or ``pad``).
 
 ``--batch_size N`` batches N requests (left padding); ``--device`` picks the device of a single process. Under
 ``accelerate launch -m lmms_eval ...`` every process loads the model on its own GPU and lmms-eval gives each a
