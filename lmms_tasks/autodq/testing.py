@@ -7,10 +7,13 @@ replies computed from the request, so the same request always gets the same repl
   sentence of the description (split at ``.``, stripped, empty pieces dropped; no sentence means no event);
 - an entailment prompt (``prompts/judge_entailment.txt``) gets one item per event, in order: ``entailment`` when
   the event (lowercased, trailing ``.`` dropped) occurs in the description, else ``contradiction`` when the event
-  contains the word ``not``, else ``neutral``.
+  contains the word ``not``, else ``neutral``;
+- a Video-ChatGPT QA prompt (``lmms_tasks/zeroshot/prompts/video_chatgpt_qa_user.txt``, kind
+  ``"video_chatgpt_qa"``) gets ``{'pred': 'yes', 'score': 4}`` when the correct answer occurs in the predicted
+  answer (both as the prompt holds them, i.e. lower-cased), else ``{'pred': 'no', 'score': 1}``.
 
 Faults are injected with ``inject(fault, times, kind=None, match=None)``: the next ``times`` requests of that
-``kind`` (``"extract_events"`` / ``"judge_entailment"``) whose prompt contains ``match`` get the fault:
+``kind`` (``"extract_events"`` / ``"judge_entailment"`` / ``"video_chatgpt_qa"``) whose prompt contains ``match`` get the fault:
 
 - ``"429"`` / ``"500"``: that HTTP status (with ``retry-after-ms: 10``); the client retries;
 - ``"timeout"``: the reply is held back ``timeout_delay`` seconds (set the client's timeout below it);
@@ -19,7 +22,9 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
   string);
 - ``"bad_label"``: an entailment reply with the label ``"maybe"``;
 - ``"fenced"``: a *valid* reply wrapped the way chat models do (```` ```json ```` fence, trailing commas,
-  ``Entailment`` capitalised), which the released normalisation must accept.
+  ``Entailment`` capitalised), which the released normalisation must accept;
+- ``"string_score"`` / ``"capitalised"`` (QA prompts): the score as a string (``'4'``) / ``'Yes'`` instead of
+  ``'yes'``, both of which the released QA check rejects.
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
 temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
@@ -37,13 +42,19 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from lmms_tasks.zeroshot.open_qa import USER_TEMPLATE as QA_USER_TEMPLATE
+
 from .prompts import EXTRACTION_TEMPLATE, JUDGEMENT_TEMPLATE
 
-FAULTS = ("429", "500", "timeout", "malformed", "wrong_count", "bad_label", "fenced")
+FAULTS = ("429", "500", "timeout", "malformed", "wrong_count", "bad_label", "fenced", "string_score", "capitalised")
 _EXTRACTION_HEAD = EXTRACTION_TEMPLATE.split("${caption}")[0]
 _EXTRACTION_TAIL = EXTRACTION_TEMPLATE.split("${caption}")[1]
 _JUDGEMENT_HEAD, _JUDGEMENT_REST = JUDGEMENT_TEMPLATE.split("${description}")
 _JUDGEMENT_MIDDLE, _JUDGEMENT_TAIL = _JUDGEMENT_REST.split("${events}")
+_QA_HEAD = QA_USER_TEMPLATE.split("${question}")[0]
+_QA_ANSWER = QA_USER_TEMPLATE.split("${question}")[1].split("${answer}")[0]
+_QA_PREDICTION = QA_USER_TEMPLATE.split("${answer}")[1].split("${prediction}")[0]
+_QA_TAIL = QA_USER_TEMPLATE.split("${prediction}")[1]
 
 
 def prompt_kind(prompt: str) -> str:
@@ -51,7 +62,18 @@ def prompt_kind(prompt: str) -> str:
         return "extract_events"
     if prompt.startswith(_JUDGEMENT_HEAD) and prompt.endswith(_JUDGEMENT_TAIL):
         return "judge_entailment"
+    if prompt.startswith(_QA_HEAD) and prompt.endswith(_QA_TAIL):
+        return "video_chatgpt_qa"
     return "unknown"
+
+
+def judge_answer(prompt: str) -> dict:
+    """The rule for a Video-ChatGPT QA prompt: ``yes``/4 when the answer occurs in the prediction, else ``no``/1."""
+    body = prompt[len(_QA_HEAD) : len(prompt) - len(_QA_TAIL)]
+    rest = body.split(_QA_ANSWER, 1)[1]
+    answer, prediction = rest.split(_QA_PREDICTION, 1)
+    found = bool(answer.strip()) and answer.strip() in prediction
+    return {"pred": "yes", "score": 4} if found else {"pred": "no", "score": 1}
 
 
 def extract_events(prompt: str) -> list[str]:
@@ -99,7 +121,14 @@ def reply_for(prompt: str, fault: str | None) -> str:
             )
             return '```json\n{\n  "events": [\n' + items + ",\n  ]\n}\n```"
         return json.dumps({"events": judged}, indent=2)
-    return "I only answer AutoDQ prompts."
+    if kind == "video_chatgpt_qa":
+        judged = judge_answer(prompt)
+        if fault == "string_score":
+            judged["score"] = str(judged["score"])
+        if fault == "capitalised":
+            judged["pred"] = judged["pred"].capitalize()
+        return repr(judged)
+    return "I only answer AutoDQ and Video-ChatGPT QA prompts."
 
 
 class LocalJudgeServer:
