@@ -38,21 +38,40 @@ EXIT_ITEMS_FAILED = 3
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tarsier-eval", description="Tarsier zero-shot benchmark scoring.")
     commands = parser.add_subparsers(dest="command", required=True)
-    score = commands.add_parser("score", help="score prediction files", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    score = commands.add_parser(
+        "score",
+        help="score prediction files",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     score.add_argument("predictions", type=Path, help="a JSONL file or a folder of them")
     score.add_argument("--benchmarks", nargs="+", default=["all"], help="names, families, dream or all (default)")
     score.add_argument("--output-dir", type=Path, default=None, help="default: PREDICTIONS_eval/ next to PREDICTIONS")
     score.add_argument("--annotations", type=Path, default=None, help="DREAM-1K annotations (for dream)")
-    score.add_argument("--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)")
-    score.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)")
+    score.add_argument(
+        "--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)"
+    )
+    score.add_argument(
+        "--base-url",
+        default=None,
+        help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)",
+    )
     score.add_argument("--concurrency", type=int, default=None, help="judge requests in flight (default: 16)")
     score.add_argument("--timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
-    score.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)")
+    score.add_argument(
+        "--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)"
+    )
     score.add_argument("--max-reasks", type=int, default=9, help="re-asks after an invalid reply (default: 9)")
-    score.add_argument("--cache-dir", type=Path, default=None, help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)")
+    score.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
+    )
     score.add_argument("--no-cache", action="store_true", help="keep judge replies in memory only")
-    score.add_argument("--frames", type=int, default=None, help="frames the predictions were made with (recorded in the protocol)")
+    score.add_argument(
+        "--frames", type=int, default=None, help="frames the predictions were made with (recorded in the protocol)"
+    )
     score.add_argument("--bootstrap-resamples", type=int, default=1000)
     score.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     score.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -70,14 +89,20 @@ def _ci(pair) -> str:
 def table_row(results: dict) -> str:
     o, family = results["overall"], results["family"]
     if family == MC:
-        return (f"{results['benchmark']:<18} n={o['n']:<6} accuracy {_fmt(o['accuracy'])} {_ci(results['accuracy_ci95'])}"
-                f" | failures as wrong {_fmt(o['accuracy_all'])} | failed parses {o['n_failed_parse']}")
+        return (
+            f"{results['benchmark']:<18} n={o['n']:<6} accuracy {_fmt(o['accuracy'])} {_ci(results['accuracy_ci95'])}"
+            f" | failures as wrong {_fmt(o['accuracy_all'])} | failed parses {o['n_failed_parse']}"
+        )
     if family == OE_QA:
-        return (f"{results['benchmark']:<18} n={o['n']:<6} accuracy {_fmt(o['accuracy'])} {_ci(results['accuracy_ci95'])}"
-                f" score {_fmt(o['score'], 2)} | failures as no/0 {_fmt(o['accuracy_all'])}/{_fmt(o['score_all'], 2)}"
-                f" | failed judgments {o['n_failed']}")
-    return (f"{results['benchmark']:<18} n={o['n']:<6} CIDEr {_fmt(o['cider'])} {_ci(results['cider_ci95'])}"
-            f" | generation errors {results['n_generation_errors']}")
+        return (
+            f"{results['benchmark']:<18} n={o['n']:<6} accuracy {_fmt(o['accuracy'])} {_ci(results['accuracy_ci95'])}"
+            f" score {_fmt(o['score'], 2)} | failures as no/0 {_fmt(o['accuracy_all'])}/{_fmt(o['score_all'], 2)}"
+            f" | failed judgments {o['n_failed']}"
+        )
+    return (
+        f"{results['benchmark']:<18} n={o['n']:<6} CIDEr {_fmt(o['cider'])} {_ci(results['cider_ci95'])}"
+        f" | generation errors {results['n_generation_errors']}"
+    )
 
 
 def n_failed(results: dict) -> int:
@@ -90,8 +115,14 @@ def score_command(args: argparse.Namespace) -> int:
     explicit = not any(name.lower() in ("all", MC, OE_QA, CAPTION) for name in args.benchmarks)
     files_of(args.predictions)  # a missing path is an error before anything else
     output_dir = args.output_dir or args.predictions.with_name(args.predictions.name.removesuffix(".jsonl") + "_eval")
-    judge = JudgeConfig(model=args.judge_model, base_url=args.base_url, concurrency=args.concurrency,
-                        timeout=args.timeout, max_retries=args.max_retries, max_reasks=args.max_reasks)
+    judge = JudgeConfig(
+        model=args.judge_model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        max_reasks=args.max_reasks,
+    )
     caller = {"predictions": str(args.predictions.resolve()), "frames": args.frames}
     status, scored = 0, 0
     for key in keys:
@@ -105,9 +136,17 @@ def score_command(args: argparse.Namespace) -> int:
                 raise FormatError(f"{args.predictions}: no rows of {key} (dataset field {benchmark.dataset!r})")
             print(f"{key}: no rows in {args.predictions}, skipped", file=sys.stderr)
             continue
-        results = score_benchmark(benchmark, records, judge=judge, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                                  protocol=caller, n_resamples=args.bootstrap_resamples, seed=args.seed,
-                                  show_progress=not args.quiet)
+        results = score_benchmark(
+            benchmark,
+            records,
+            judge=judge,
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
+            protocol=caller,
+            n_resamples=args.bootstrap_resamples,
+            seed=args.seed,
+            show_progress=not args.quiet,
+        )
         paths = save_results(results, output_dir)
         print(table_row(results))
         print(f"  results: {paths['results']}")
@@ -136,9 +175,17 @@ def _score_dream(args, judge: JudgeConfig, output_dir: Path, explicit: bool) -> 
         print(f"dream: no rows in {args.predictions}, skipped", file=sys.stderr)
         return 0
     annotations = load_dream1k_annotations(args.annotations)
-    scorer = AutoDQScorer(judge=judge, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                          bootstrap_resamples=args.bootstrap_resamples, seed=args.seed, show_progress=not args.quiet)
-    report = scorer.score(predictions, annotations, protocol={"predictions_file": str(args.predictions.resolve()), "frames": args.frames})
+    scorer = AutoDQScorer(
+        judge=judge,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        bootstrap_resamples=args.bootstrap_resamples,
+        seed=args.seed,
+        show_progress=not args.quiet,
+    )
+    report = scorer.score(
+        predictions, annotations, protocol={"predictions_file": str(args.predictions.resolve()), "frames": args.frames}
+    )
     paths = report.save(output_dir / "dream")
     print_summary(report.results, paths)
     return EXIT_ITEMS_FAILED if report.results["n_failed"] else 0

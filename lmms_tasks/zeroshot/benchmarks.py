@@ -35,7 +35,9 @@ MSVD_QA_TEMPLATE = (
     "concisely. Then describe the video in detail, mainly focusing on significant events, characters, or objects "
     "that appear throughout the frames. Question: ${question}\nASSISTANT:\nAnswer: In the video,"
 )
-DETAILED_QA_TEMPLATE = "<video> Based on the given video, generate a detailed answer for the following question: ${question}"
+DETAILED_QA_TEMPLATE = (
+    "<video> Based on the given video, generate a detailed answer for the following question: ${question}"
+)
 MSVD_CAPTION_TEMPLATE = (
     "<video> Describe the video in a short sentence with simple words. It is important that the short sentence "
     "must be like the following examples: \n1. A man is singing.\n2. A women is dancing.\n3. A cat is meowing."
@@ -45,10 +47,26 @@ MSRVTT_CAPTION_TEMPLATE = "<video> Describe the video in a short sentence with s
 # MVBench's 20 sub-tasks, as the ``dataset`` field ``MVBench/<name>`` names them; the released table labels each by
 # the first letters of its first two words (``AS``, ``FA``, ...).
 MVBENCH_SUBTASKS = (
-    "Action Sequence", "Action Prediction", "Action Antonym", "Fine-grained Action", "Unexpected Action",
-    "Object Existence", "Object Interaction", "Object Shuffle", "Moving Direction", "Action Localization",
-    "Scene Transition", "Action Count", "Moving Count", "Moving Attribute", "State Change", "Fine-grained Pose",
-    "Character Order", "Egocentric Navigation", "Episodic Reasoning", "Counterfactual Inference",
+    "Action Sequence",
+    "Action Prediction",
+    "Action Antonym",
+    "Fine-grained Action",
+    "Unexpected Action",
+    "Object Existence",
+    "Object Interaction",
+    "Object Shuffle",
+    "Moving Direction",
+    "Action Localization",
+    "Scene Transition",
+    "Action Count",
+    "Moving Count",
+    "Moving Attribute",
+    "State Change",
+    "Fine-grained Pose",
+    "Character Order",
+    "Egocentric Navigation",
+    "Episodic Reasoning",
+    "Counterfactual Inference",
 )
 
 
@@ -92,28 +110,138 @@ def _b(key, released_name, dataset, family, file, released, template, template_f
 BENCHMARKS: dict[str, Benchmark] = {
     b.key: b
     for b in (
-        _b("nextqa_mc", "next-qa", "Next-QA-val-multi_choice", MC, "Next-QA-val-multi_choice.jsonl", True,
-           NEXTQA_TEMPLATE, "next-qa", 8, {"accuracy": 71.6}),
-        _b("egoschema", "egoschema", "EgoSchema", MC, "EgoSchema_subset.jsonl", True,
-           EGOSCHEMA_TEMPLATE, "egoschema", 16, {"accuracy": 56.0}),
-        _b("egoschema_full", "egoschema", "EgoSchema", MC, "EgoSchema_fullset.jsonl", False,
-           EGOSCHEMA_TEMPLATE, "egoschema (subset)", 16, {"accuracy": 49.9}),
-        _b("mvbench", "mvbench", "MVBench", MC, "MVBench.jsonl", False,
-           NEXTQA_TEMPLATE, "next-qa", 8, {"accuracy": 62.6}),
-        _b("msvd_qa", "msvd-qa", "MSVD-QA-val", OE_QA, "MSVD-QA-val.jsonl", True,
-           MSVD_QA_TEMPLATE, "msvd-qa", 8, {"accuracy": 77.0, "score": 4.1}),
-        _b("msrvtt_qa", "msr-vtt-qa", "MSR-VTT-QA-val", OE_QA, "MSR-VTT-QA-val.jsonl", True,
-           DETAILED_QA_TEMPLATE, "msr-vtt-qa", 8, {"accuracy": 62.0, "score": 3.5}),
-        _b("activitynet_qa", "anet-qa", "ActivityNet-QA-test", OE_QA, "ActivityNet-QA-test.jsonl", True,
-           DETAILED_QA_TEMPLATE, "anet-qa", 8, {"accuracy": 59.5, "score": 3.6}),
-        _b("tgif_qa", "tgif-qa", "TGIF-QA-test", OE_QA, "TGIF-QA-test.jsonl", False,
-           MSVD_QA_TEMPLATE, "msvd-qa", 8, {"accuracy": 79.2, "score": 4.2}),
-        _b("msvd_caption", "msvd-caption", "MSVD-Caption-test", CAPTION, "MSVD-Caption-test.jsonl", True,
-           MSVD_CAPTION_TEMPLATE, "msvd-caption", 8, {"cider": 98.0}),
-        _b("msrvtt_caption", "msr-vtt-caption", "MSR-VTT-Caption-test", CAPTION, "MSR-VTT-Caption-test.jsonl", True,
-           MSRVTT_CAPTION_TEMPLATE, "msr-vtt-caption", 8, {"cider": 24.1}),
-        _b("vatex_caption", "vatex-caption", "VATEX-test", CAPTION, "VATEX-test.jsonl", False,
-           MSVD_CAPTION_TEMPLATE, "msvd-caption", 8, {"cider": 51.1}),
+        _b(
+            "nextqa_mc",
+            "next-qa",
+            "Next-QA-val-multi_choice",
+            MC,
+            "Next-QA-val-multi_choice.jsonl",
+            True,
+            NEXTQA_TEMPLATE,
+            "next-qa",
+            8,
+            {"accuracy": 71.6},
+        ),
+        _b(
+            "egoschema",
+            "egoschema",
+            "EgoSchema",
+            MC,
+            "EgoSchema_subset.jsonl",
+            True,
+            EGOSCHEMA_TEMPLATE,
+            "egoschema",
+            16,
+            {"accuracy": 56.0},
+        ),
+        _b(
+            "egoschema_full",
+            "egoschema",
+            "EgoSchema",
+            MC,
+            "EgoSchema_fullset.jsonl",
+            False,
+            EGOSCHEMA_TEMPLATE,
+            "egoschema (subset)",
+            16,
+            {"accuracy": 49.9},
+        ),
+        _b(
+            "mvbench",
+            "mvbench",
+            "MVBench",
+            MC,
+            "MVBench.jsonl",
+            False,
+            NEXTQA_TEMPLATE,
+            "next-qa",
+            8,
+            {"accuracy": 62.6},
+        ),
+        _b(
+            "msvd_qa",
+            "msvd-qa",
+            "MSVD-QA-val",
+            OE_QA,
+            "MSVD-QA-val.jsonl",
+            True,
+            MSVD_QA_TEMPLATE,
+            "msvd-qa",
+            8,
+            {"accuracy": 77.0, "score": 4.1},
+        ),
+        _b(
+            "msrvtt_qa",
+            "msr-vtt-qa",
+            "MSR-VTT-QA-val",
+            OE_QA,
+            "MSR-VTT-QA-val.jsonl",
+            True,
+            DETAILED_QA_TEMPLATE,
+            "msr-vtt-qa",
+            8,
+            {"accuracy": 62.0, "score": 3.5},
+        ),
+        _b(
+            "activitynet_qa",
+            "anet-qa",
+            "ActivityNet-QA-test",
+            OE_QA,
+            "ActivityNet-QA-test.jsonl",
+            True,
+            DETAILED_QA_TEMPLATE,
+            "anet-qa",
+            8,
+            {"accuracy": 59.5, "score": 3.6},
+        ),
+        _b(
+            "tgif_qa",
+            "tgif-qa",
+            "TGIF-QA-test",
+            OE_QA,
+            "TGIF-QA-test.jsonl",
+            False,
+            MSVD_QA_TEMPLATE,
+            "msvd-qa",
+            8,
+            {"accuracy": 79.2, "score": 4.2},
+        ),
+        _b(
+            "msvd_caption",
+            "msvd-caption",
+            "MSVD-Caption-test",
+            CAPTION,
+            "MSVD-Caption-test.jsonl",
+            True,
+            MSVD_CAPTION_TEMPLATE,
+            "msvd-caption",
+            8,
+            {"cider": 98.0},
+        ),
+        _b(
+            "msrvtt_caption",
+            "msr-vtt-caption",
+            "MSR-VTT-Caption-test",
+            CAPTION,
+            "MSR-VTT-Caption-test.jsonl",
+            True,
+            MSRVTT_CAPTION_TEMPLATE,
+            "msr-vtt-caption",
+            8,
+            {"cider": 24.1},
+        ),
+        _b(
+            "vatex_caption",
+            "vatex-caption",
+            "VATEX-test",
+            CAPTION,
+            "VATEX-test.jsonl",
+            False,
+            MSVD_CAPTION_TEMPLATE,
+            "msvd-caption",
+            8,
+            {"cider": 51.1},
+        ),
     )
 }
 
@@ -124,8 +252,19 @@ def mvbench_subtask(name: str) -> Benchmark:
         raise ValueError(f"unknown MVBench sub-task {name!r}; known: {', '.join(MVBENCH_SUBTASKS)}")
     parent = BENCHMARKS["mvbench"]
     key = "mvbench_" + name.lower().replace("-", "_").replace(" ", "_")
-    return Benchmark(key, parent.released_name, parent.dataset, MC, parent.annotation_file, False, parent.template,
-                     parent.template_from, parent.num_frames, {}, subtask=f"MVBench/{name}")
+    return Benchmark(
+        key,
+        parent.released_name,
+        parent.dataset,
+        MC,
+        parent.annotation_file,
+        False,
+        parent.template,
+        parent.template_from,
+        parent.num_frames,
+        {},
+        subtask=f"MVBench/{name}",
+    )
 
 
 def subtask_label(dataset_field: str) -> str:

@@ -100,13 +100,17 @@ def summarize(records: list[dict], *, by_subtask: bool, n_resamples: int = DEFAU
         "overall": overall,
         "per_subtask": per_subtask,
         "accuracy_ci95": bootstrap_ci(
-            [[float(i["correct"]) for i in m if i["parsed"]] for m in member_lists], n_resamples=n_resamples,
-            seed=seed, scale=100.0,
+            [[float(i["correct"]) for i in m if i["parsed"]] for m in member_lists],
+            n_resamples=n_resamples,
+            seed=seed,
+            scale=100.0,
         ),
         "accuracy_all_ci95": bootstrap_ci(
             [[float(i["correct"]) for i in m] for m in member_lists], n_resamples=n_resamples, seed=seed, scale=100.0
         ),
-        "bootstrap": describe(n_resamples, seed, "answers resampled within each sub-task" if by_subtask else "answers resampled"),
+        "bootstrap": describe(
+            n_resamples, seed, "answers resampled within each sub-task" if by_subtask else "answers resampled"
+        ),
         "n_failed_parse": len(failed),
         "failed_parse_ids": [item["key"] for item in failed],
         "failed_parse_answers": {item["key"]: item["prediction"] for item in failed},

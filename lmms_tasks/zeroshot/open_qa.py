@@ -40,7 +40,7 @@ JUDGE_KIND = "video_chatgpt_qa"
 
 def _load(name: str) -> str:
     text = resources.files(__package__ + ".prompts").joinpath(name).read_text(encoding="utf-8")
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 SYSTEM_PROMPT = _load(SYSTEM_FILE)

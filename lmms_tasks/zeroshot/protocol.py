@@ -28,7 +28,9 @@ def prompt_note(benchmark: Benchmark) -> str:
     )
 
 
-def build_protocol(benchmark: Benchmark, records: list[dict], *, judge: dict | None = None, caller: dict | None = None) -> dict:
+def build_protocol(
+    benchmark: Benchmark, records: list[dict], *, judge: dict | None = None, caller: dict | None = None
+) -> dict:
     with_prompt = [record for record in records if isinstance(record.get("prompt"), str)]
     matches = [
         record["prompt"] == benchmark.render(record["question"])

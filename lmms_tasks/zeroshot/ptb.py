@@ -65,11 +65,15 @@ def ptb_tokenize(captions: list[str]) -> list[str]:
         path.write_text("\n".join(lines[index] for index in to_java), encoding="utf-8")
         command = [java, "-cp", str(_jar()), PTB_CLASS, "-preserveLines", "-lowerCase", "-encoding", "utf-8", str(path)]
         try:
-            finished = subprocess.run(command, capture_output=True, check=False, env={**os.environ, "LC_ALL": "C.UTF-8"})
+            finished = subprocess.run(
+                command, capture_output=True, check=False, env={**os.environ, "LC_ALL": "C.UTF-8"}
+            )
         except OSError as error:
             raise TokenizerError(f"cannot run Java for the PTB tokenizer: {error}") from error
     if finished.returncode != 0:
-        raise TokenizerError(f"the PTB tokenizer failed ({finished.returncode}): {finished.stderr.decode(errors='replace')[-2000:]}")
+        raise TokenizerError(
+            f"the PTB tokenizer failed ({finished.returncode}): {finished.stderr.decode(errors='replace')[-2000:]}"
+        )
     output = finished.stdout.decode("utf-8").split("\n")
     if output and output[-1] == "":
         output.pop()

@@ -40,7 +40,9 @@ def score_benchmark(
         raise ValueError(f"{benchmark.key}: no predictions to score")
     judge_settings = None
     if benchmark.family == MC:
-        summary = multi_choice.summarize(records, by_subtask=benchmark.key == "mvbench", n_resamples=n_resamples, seed=seed)
+        summary = multi_choice.summarize(
+            records, by_subtask=benchmark.key == "mvbench", n_resamples=n_resamples, seed=seed
+        )
     elif benchmark.family == CAPTION:
         summary = captioning.summarize(records, n_resamples=n_resamples, seed=seed)
     elif benchmark.family == OE_QA:

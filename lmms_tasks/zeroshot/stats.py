@@ -29,7 +29,9 @@ def bootstrap_ci(
     if not arrays or n_resamples < 1:
         return None
     rng = np.random.default_rng(seed)
-    means = np.stack([values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1) for values in arrays])
+    means = np.stack(
+        [values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1) for values in arrays]
+    )
     replicates = statistic(means) * scale
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])

@@ -40,7 +40,7 @@ def cider_by_hand(candidate: list[str], references: list[list[str]], all_referen
             for gram in {g for ref in refs for g in ngrams(ref, n)}:
                 df[gram] = df.get(gram, 0) + 1
 
-        def vector(words):
+        def vector(words, n=n, df=df):
             return {g: c * (math.log(n_docs) - math.log(max(1.0, df.get(g, 0.0)))) for g, c in ngrams(words, n).items()}
 
         def norm(v):
@@ -67,7 +67,9 @@ def test_cider_equals_the_hand_computed_value():
     predictions = ["A man is singing a song.", "a dog is running", "Two birds fly."]
     corpus, per_item = cider_scores(references, predictions)
     tokens = [[ref.lower().rstrip(".").split() for ref in refs] for refs in references]
-    expected = [cider_by_hand(pred.lower().rstrip(".").split(), refs, tokens) for pred, refs in zip(predictions, tokens)]
+    expected = [
+        cider_by_hand(pred.lower().rstrip(".").split(), refs, tokens) for pred, refs in zip(predictions, tokens)
+    ]
     assert per_item == pytest.approx(expected, rel=1e-9)
     assert corpus == pytest.approx(sum(expected) / 3, rel=1e-9)
     assert per_item[2] == 0.0 and per_item[0] > per_item[1] > 0
@@ -86,8 +88,15 @@ def test_messy_predictions_keep_every_other_score_in_place():
 
 def test_caption_results_report_cider_x100_errors_and_ci():
     rows = [
-        {"key": f"MSVD-Caption-test_{i}", "idx": i, "dataset": "MSVD-Caption-test", "question": None, "prompt": None,
-         "response": refs, "prediction": pred}
+        {
+            "key": f"MSVD-Caption-test_{i}",
+            "idx": i,
+            "dataset": "MSVD-Caption-test",
+            "question": None,
+            "prompt": None,
+            "response": refs,
+            "prediction": pred,
+        }
         for i, (refs, pred) in enumerate(
             [(["a man is singing"], "a man is singing"), (["a dog runs"], "<error>"), (["a cat"], "")]
         )

@@ -32,7 +32,15 @@ def test_extraction_follows_the_released_rules(output, reference, reading, parse
 
 def records(rows, dataset="Next-QA-val-multi_choice"):
     return [
-        {"key": f"{dataset}_{i}", "idx": i, "dataset": dataset, "question": "q", "prompt": "p", "response": ref, "prediction": out}
+        {
+            "key": f"{dataset}_{i}",
+            "idx": i,
+            "dataset": dataset,
+            "question": "q",
+            "prompt": "p",
+            "response": ref,
+            "prediction": out,
+        }
         for i, (out, ref, *_) in enumerate(rows)
     ]
 

@@ -25,7 +25,7 @@ import logging
 import os
 from pathlib import Path
 
-from lmms_tasks.zeroshot.benchmarks import Benchmark
+from lmms_tasks.zeroshot.benchmarks import BENCHMARKS, MVBENCH_SUBTASKS, Benchmark, mvbench_subtask
 from lmms_tasks.zeroshot.released_format import released_prompt, select_rows
 from tarsier_hf.video_io import GIF_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -39,6 +39,16 @@ logger = logging.getLogger(__name__)
 
 class DataSourceError(RuntimeError):
     """The annotations or videos of a benchmark cannot be found; the message says what to set."""
+
+
+def benchmark_named(key: str) -> Benchmark:
+    """The benchmark (or MVBench sub-task, e.g. ``mvbench_action_sequence``) with this key."""
+    if key in BENCHMARKS:
+        return BENCHMARKS[key]
+    for name in MVBENCH_SUBTASKS:
+        if mvbench_subtask(name).key == key:
+            return mvbench_subtask(name)
+    raise KeyError(f"unknown tarsier benchmark {key!r}")
 
 
 def env_key(benchmark: Benchmark) -> str:
@@ -93,7 +103,10 @@ def find_video(record: dict, folder: Path | None, annotations: Path) -> str:
     if folder is None:
         return ""
     index = index_videos(folder.resolve())
-    for stem in (Path(video_file).stem if isinstance(video_file, str) and PLACEHOLDER not in video_file else None, record.get("vid")):
+    for stem in (
+        Path(video_file).stem if isinstance(video_file, str) and PLACEHOLDER not in video_file else None,
+        record.get("vid"),
+    ):
         if stem and str(stem) in index:
             return str(index[str(stem)])
     return ""
@@ -105,7 +118,9 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
     folder = video_dir(benchmark)
     records = select_rows(path, benchmark, need_prediction=False)
     if not records:
-        raise DataSourceError(f"{benchmark.task}: {path} has no rows whose dataset is {benchmark.subtask or benchmark.dataset!r}")
+        raise DataSourceError(
+            f"{benchmark.task}: {path} has no rows whose dataset is {benchmark.subtask or benchmark.dataset!r}"
+        )
     frames = os.environ.get(NUM_FRAMES_ENV) or benchmark.num_frames
     docs = []
     for record in records:
@@ -136,6 +151,10 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
     if absent:
         logger.warning(
             "%s: %d of %d rows have no video (first: vid %s) in %s; evaluating them will fail",
-            benchmark.task, len(absent), len(docs), absent[0]["vid"], folder,
+            benchmark.task,
+            len(absent),
+            len(docs),
+            absent[0]["vid"],
+            folder,
         )
     return docs
