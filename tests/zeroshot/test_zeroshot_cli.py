@@ -44,15 +44,32 @@ def predictions(tmp_path):
     return folder
 
 
-def test_scores_every_benchmark_found_and_writes_results(predictions, tmp_path, judge_config, judge_server, monkeypatch, capsys):
+def test_scores_every_benchmark_found_and_writes_results(
+    predictions, tmp_path, judge_config, judge_server, monkeypatch, capsys
+):
     judge_config()  # clears the judge environment
     monkeypatch.setenv("TARSIER_JUDGE_BASE_URL", judge_server.base_url)
     out = tmp_path / "scores"
-    status = main(["score", str(predictions), "--output-dir", str(out), "--cache-dir", str(tmp_path / "c"), "--quiet",
-                   "--frames", "8"])
+    status = main(
+        [
+            "score",
+            str(predictions),
+            "--output-dir",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--quiet",
+            "--frames",
+            "8",
+        ]
+    )
     assert status == 3  # one failed parse ("b")
     nextqa = json.loads((out / "nextqa_mc_results.json").read_text())
-    assert nextqa["overall"]["n"] == 2 and nextqa["overall"]["accuracy"] == 100.0 and nextqa["overall"]["accuracy_all"] == 50.0
+    assert (
+        nextqa["overall"]["n"] == 2
+        and nextqa["overall"]["accuracy"] == 100.0
+        and nextqa["overall"]["accuracy_all"] == 50.0
+    )
     assert nextqa["failed_parse_ids"] == ["Next-QA-val-multi_choice_1"] and nextqa["protocol"]["frames"] == 8
     mvbench = json.loads((out / "mvbench_results.json").read_text())
     assert mvbench["overall"]["accuracy"] == pytest.approx((50.0 + 100.0) / 2)
@@ -89,8 +106,21 @@ def test_dream_rows_are_scored_with_autodq(tmp_path, judge_config, judge_server,
     preds = tmp_path / "dream.jsonl"
     preds.write_text(line("DREAM/movie_animation", 1, "ref", "A character emerges from smoke and fire.") + "\n")
     out = tmp_path / "scores"
-    status = main(["score", str(preds), "--benchmarks", "dream", "--annotations", str(DREAM1K), "--output-dir", str(out),
-                   "--cache-dir", str(tmp_path / "c"), "--quiet"])
+    status = main(
+        [
+            "score",
+            str(preds),
+            "--benchmarks",
+            "dream",
+            "--annotations",
+            str(DREAM1K),
+            "--output-dir",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--quiet",
+        ]
+    )
     assert status == 0
     results = json.loads((out / "dream" / "autodq_results.json").read_text())
     assert results["n_scored"] == 1 and results["overall"]["recall"] == pytest.approx(1 / 5)

@@ -34,8 +34,8 @@ TEMPLATE_EXCEPTIONS = {"EgoSchema_11"}
 def released_process_prompt(prompt: str, n_images: int) -> str:
     """The released ``Processor.process_prompt`` for a prompt with a ``<video>`` placeholder and ``n_images`` frames."""
     prompt = prompt.replace("<video>", "<image>" * n_images)
-    assert len(re.findall("<image>", prompt, re.S)) == n_images
-    if not re.findall(r"USER:(.*)ASSISTANT:(.*)", prompt, re.S):
+    assert len(re.findall("<image>", prompt, re.DOTALL)) == n_images
+    if not re.findall(r"USER:(.*)ASSISTANT:(.*)", prompt, re.DOTALL):
         prompt = f"USER: {prompt} ASSISTANT: "
     return prompt
 
@@ -104,14 +104,18 @@ def test_videos_are_found_by_vid_or_video_file_and_a_missing_one_is_named(monkey
 
     annotations = tmp_path / "ann.jsonl"
     line = (EXCERPTS / FILES["msvd_qa"]).read_text().splitlines()[0]
-    annotations.write_text(line.replace('"<placeholder>"', f'"{clip}"').replace('"idx": 0,', '"idx": 0, "start_time": 1,'))
+    annotations.write_text(
+        line.replace('"<placeholder>"', f'"{clip}"').replace('"idx": 0,', '"idx": 0, "start_time": 1,')
+    )
     monkeypatch.setenv("TARSIER_EVAL_MSVD_QA_ANNOTATIONS", str(annotations))
     (doc,) = data.docs_for(BENCHMARKS["msvd_qa"])
     assert doc["video"] == str(clip) and doc["start_time"] == 1.0
     assert doc_to_messages(doc)[0]["content"][0] == {"type": "video", "url": str(clip), "start_time": 1.0}
 
     missing = docs(monkeypatch, "egoschema", EXCERPTS, videos)[0]
-    with pytest.raises(FileNotFoundError, match="0074f737-11cb-497d-8d07-77c3a8127391.*TARSIER_EVAL_<BENCHMARK>_VIDEO_DIR"):
+    with pytest.raises(
+        FileNotFoundError, match="0074f737-11cb-497d-8d07-77c3a8127391.*TARSIER_EVAL_<BENCHMARK>_VIDEO_DIR"
+    ):
         doc_to_visual(missing)
 
 
@@ -130,10 +134,17 @@ def test_frames_override_and_bad_configuration(monkeypatch, tmp_path):
 
 def test_rows_without_prompt_use_the_nearest_template_and_results_are_released_lines(monkeypatch, tmp_path):
     annotations = tmp_path / "TGIF-QA-test.jsonl"
-    annotations.write_text('{"idx": 7, "dataset": "TGIF-QA-test", "vid": "g1", "text": {"question": "what jumps?", "response": "cat"}}\n')
+    annotations.write_text(
+        '{"idx": 7, "dataset": "TGIF-QA-test", "vid": "g1", "text": {"question": "what jumps?", "response": "cat"}}\n'
+    )
     monkeypatch.setenv("TARSIER_EVAL_TGIF_QA_ANNOTATIONS", str(annotations))
     (doc,) = data.docs_for(BENCHMARKS["tgif_qa"])
     assert doc["prompt"] == BENCHMARKS["msvd_qa"].render("what jumps?")
     row = process_results(doc, ["A cat jumps."])["accuracy"]
-    assert row["text"] == {"prompt": doc["prompt"], "question": "what jumps?", "response": "cat", "prediction": "A cat jumps."}
+    assert row["text"] == {
+        "prompt": doc["prompt"],
+        "question": "what jumps?",
+        "response": "cat",
+        "prediction": "A cat jumps.",
+    }
     assert (row["idx"], row["dataset"], row["benchmark"], row["num_frames"]) == (7, "TGIF-QA-test", "tgif_qa", 8)
