@@ -27,7 +27,7 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
   ``'yes'``, both of which the released QA check rejects.
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
-temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
+temperature, message roles); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
 ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
 (``python -m lmms_tasks.autodq.testing``) is read.
 """
@@ -207,7 +207,7 @@ class LocalJudgeServer:
         with self._lock:
             self._in_flight -= 1
 
-    def _take_fault(self, kind: str, prompt: str, temperature) -> str | None:
+    def _take_fault(self, kind: str, prompt: str, temperature, roles: list | None = None) -> str | None:
         with self._lock:
             fault = None
             for rule in self._faults:
@@ -225,6 +225,7 @@ class LocalJudgeServer:
                     "prompt_sha": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
                     "fault": fault,
                     "temperature": temperature,
+                    "roles": roles,
                 }
             )
             return fault
@@ -279,7 +280,8 @@ def _handler_for(server: LocalJudgeServer):
                 )
                 return
             prompt = request["messages"][-1]["content"]
-            fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"))
+            roles = [message.get("role") for message in request["messages"]]
+            fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"), roles)
             server._enter()
             try:
                 self._answer(request, prompt, fault, body)

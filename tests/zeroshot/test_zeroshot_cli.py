@@ -1,10 +1,16 @@
 """``tarsier-eval score`` (in process): released-format prediction files, benchmark selection, results, exit codes."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from lmms_tasks.autodq.cache import JudgeCache
 from lmms_tasks.eval_cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,3 +130,55 @@ def test_dream_rows_are_scored_with_autodq(tmp_path, judge_config, judge_server,
     assert status == 0
     results = json.loads((out / "dream" / "autodq_results.json").read_text())
     assert results["n_scored"] == 1 and results["overall"]["recall"] == pytest.approx(1 / 5)
+
+
+def test_killed_mid_run_then_resumed_asks_nothing_twice_and_gives_the_same_numbers(
+    tmp_path, judge_config, judge_server
+):
+    judge_config()
+    judge_server.latency = 0.05
+    preds = tmp_path / "qa.jsonl"
+    preds.write_text(
+        "".join(
+            line("MSVD-QA-val", i, f"thing{i % 3}", f"I see thing{i % 2}.", question=f"q{i}?") + "\n" for i in range(40)
+        )
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("OPENAI_", "TARSIER_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        "-m",
+        "lmms_tasks.eval_cli",
+        "score",
+        str(preds),
+        "--benchmarks",
+        "msvd_qa",
+        "--quiet",
+        "--base-url",
+        judge_server.base_url,
+        "--concurrency",
+        "4",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while judge_server.calls < 20 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the scorer finished before it could be killed"
+    with JudgeCache(tmp_path / "cache") as cache:
+        finished = len(cache)
+    assert 0 < finished < 40
+    first = {request["prompt_sha"] for request in judge_server.requests}
+    judge_server.reset()
+    resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    second = [request["prompt_sha"] for request in judge_server.requests]
+    assert len(second) == 40 - finished and len(first & set(second)) <= 4  # only calls in flight at the kill
+    results = json.loads((tmp_path / "out" / "msvd_qa_results.json").read_text())
+    # thing{i % 3} occurs in "I see thing{i % 2}." when i % 3 == i % 2, i.e. i % 6 in (0, 1): 14 of 40.
+    assert results["overall"]["accuracy"] == pytest.approx(100 * 14 / 40) and results["n_failed"] == 0

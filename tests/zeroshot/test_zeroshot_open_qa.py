@@ -92,6 +92,7 @@ def test_accuracy_and_score_with_system_prompt_through_the_local_server(judge_co
     assert results["n_failed"] == 0 and results["n_generation_errors"] == 1
     assert judge_server.calls == 4 and {r["kind"] for r in judge_server.requests} == {"video_chatgpt_qa"}
     assert {r["temperature"] for r in judge_server.requests} == {0.0}
+    assert all(r["roles"] == ["system", "user"] for r in judge_server.requests)
     assert results["judge_stats"]["requests"] == 4
     protocol = results["protocol"]
     assert protocol["judge_model"] == "gpt-3.5-turbo-0125" and protocol["judge_prompt_hash"] == PROMPT_HASH
