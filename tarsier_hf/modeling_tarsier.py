@@ -66,6 +66,11 @@ class TarsierModel(LlavaModel):
         end-of-image embedding."""
         kwargs.pop("image_sizes", None)
         kwargs["return_dict"] = True
+        if isinstance(kwargs.get("output_hidden_states"), (list, tuple)):
+            # Layer indices asked of the whole model select the language model's hidden states (transformers >= 5.24
+            # layer-selective capture); the vision tower must still capture vision_feature_layer, so it records all
+            # of its (few) layers rather than the LLM's indices.
+            kwargs["output_hidden_states"] = True
         image_outputs = super().get_image_features(
             pixel_values,
             vision_feature_layer=vision_feature_layer,
@@ -97,6 +102,31 @@ class TarsierModel(LlavaModel):
         frames = grid.reshape(num_frames, rows * (cols + 1), hidden)
         return torch.cat([frames, end_of_image.expand(num_frames, 1, hidden)], dim=1)
 
+    def forward(self, input_ids=None, pixel_values=None, mm_encoder_outputs=None, **kwargs):
+        """LLaVA's forward, after checking that image-token positions come with frames.
+
+        Raises ``ValueError`` when the text holds image-token positions at prefill but neither ``pixel_values`` nor
+        precomputed ``mm_encoder_outputs`` are given (they would silently run on the ``<image>`` token's text
+        embedding), and when ``pixel_values_videos`` is passed: Tarsier reads every frame, of videos and images
+        alike, from ``pixel_values`` ``(num_frames, 3, H, W)``."""
+        if kwargs.get("pixel_values_videos") is not None:
+            raise ValueError(
+                "Tarsier takes video frames as pixel_values of shape (num_frames, 3, H, W), one <image> placeholder "
+                "per frame (TarsierProcessor returns them so); pixel_values_videos is not read. Pass the frames as "
+                "pixel_values instead."
+            )
+        if pixel_values is None and not mm_encoder_outputs and input_ids is not None and _is_prefill(kwargs):
+            n_image_tokens = int((input_ids == self.config.image_token_id).sum())
+            if n_image_tokens:
+                raise ValueError(
+                    f"The text has {n_image_tokens} image-token positions (id {self.config.image_token_id}) but no "
+                    "frames were given: pass the pixel_values returned by TarsierProcessor together with its "
+                    "input_ids."
+                )
+        return super().forward(
+            input_ids=input_ids, pixel_values=pixel_values, mm_encoder_outputs=mm_encoder_outputs, **kwargs
+        )
+
     def get_placeholder_mask(
         self, input_ids: torch.LongTensor, inputs_embeds: torch.Tensor, image_features: torch.Tensor
     ) -> torch.Tensor:
@@ -119,6 +149,14 @@ class TarsierModel(LlavaModel):
                 "(TarsierProcessor does this)."
             )
         return special_image_mask.unsqueeze(-1).expand_as(inputs_embeds).to(inputs_embeds.device)
+
+
+def _is_prefill(forward_kwargs: dict) -> bool:
+    """Whether a forward pass starts from an empty KV cache (training, a plain forward, or generate's first step).
+
+    Decode steps may legitimately carry the image-token id (the model can generate it) without frames."""
+    cache = forward_kwargs.get("cache", forward_kwargs.get("past_key_values"))
+    return cache is None or cache.get_seq_length() == 0
 
 
 class TarsierForConditionalGeneration(LlavaForConditionalGeneration):

@@ -238,7 +238,9 @@ class TarsierProcessor(ProcessorMixin):
             frames_per_placeholder.append(counts)
 
         expanded, replacement_offsets = self._expand(texts, placeholder, frames_per_placeholder, positions_per_frame)
-        text_inputs = self.tokenizer(expanded, **text_kwargs)
+        # The tokenizer's "sequence length is longer than the specified maximum" warning counts the expanded image
+        # tokens (601 per frame, by design); lengths are checked where they matter (max_length, the model).
+        text_inputs = self.tokenizer(expanded, **{**text_kwargs, "verbose": kwargs.get("verbose", False)})
         self._check_no_image_token_cut(
             text_inputs["input_ids"], frames_per_placeholder, positions_per_frame, text_kwargs.get("max_length")
         )
