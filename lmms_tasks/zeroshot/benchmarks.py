@@ -94,7 +94,7 @@ class Benchmark:
 
     def render(self, question: str) -> str:
         """The prompt the released template builds for ``question`` (the annotation's ``text.question``)."""
-        return Template(self.template).substitute(question=question)
+        return Template(self.template).substitute(question=question)  # captions: no ${question}, the prompt as is
 
     def selects(self, dataset_field: str) -> bool:
         """Whether a row with this ``dataset`` field belongs to the benchmark (released ``read_dataset``)."""

@@ -32,11 +32,9 @@ def build_protocol(
     benchmark: Benchmark, records: list[dict], *, judge: dict | None = None, caller: dict | None = None
 ) -> dict:
     with_prompt = [record for record in records if isinstance(record.get("prompt"), str)]
-    matches = [
-        record["prompt"] == benchmark.render(record["question"])
-        for record in with_prompt
-        if isinstance(record.get("question"), str)
-    ]
+    if "${question}" in benchmark.template:
+        with_prompt = [record for record in with_prompt if isinstance(record.get("question"), str)]
+    matches = [record["prompt"] == benchmark.render(record.get("question") or "") for record in with_prompt]
     protocol = {
         **(caller or {}),
         "benchmark": benchmark.key,

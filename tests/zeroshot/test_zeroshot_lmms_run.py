@@ -143,6 +143,7 @@ def test_every_task_is_scored_with_every_field(run):
     caption = tasks["tarsier_msvd_caption"]["results,none"]
     assert caption["overall"]["n"] == 4 and tasks["tarsier_msvd_caption"]["cider,none"] == caption["overall"]["cider"]
     assert len(caption["cider_ci95"]) == 2 and caption["protocol"]["metric"] == "CIDEr-D (PTB tokenized)"
+    assert caption["protocol"]["n_prompts_matching_template"] == caption["protocol"]["n_prompts_checked"] == 4
     assert tasks["tarsier_egoschema"]["results,none"]["protocol"]["frames"] == 16
 
 
