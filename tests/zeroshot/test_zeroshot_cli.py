@@ -132,6 +132,7 @@ def test_dream_rows_are_scored_with_autodq(tmp_path, judge_config, judge_server,
     assert results["n_scored"] == 1 and results["overall"]["recall"] == pytest.approx(1 / 5)
 
 
+@pytest.mark.slow
 def test_killed_mid_run_then_resumed_asks_nothing_twice_and_gives_the_same_numbers(
     tmp_path, judge_config, judge_server
 ):

@@ -88,7 +88,7 @@ def test_token_ids_equal_the_released_ones_after_expansion(monkeypatch, tmp_path
     for key in ("nextqa_mc", "msvd_caption", "msrvtt_qa"):
         doc = docs(monkeypatch, key, EXCERPTS)[0]
         ours = processor(text=doc_to_text(doc), videos=[str(clip)], num_frames=4)["input_ids"][0]
-        released = released_process_prompt(doc["annotation_prompt"], 4).replace("<image>", "<image>" * per_frame)
+        released = released_process_prompt(doc["source_prompt"], 4).replace("<image>", "<image>" * per_frame)
         assert ours == processor.tokenizer(released)["input_ids"]
 
 
@@ -140,6 +140,7 @@ def test_rows_without_prompt_use_the_nearest_template_and_results_are_released_l
     monkeypatch.setenv("TARSIER_EVAL_TGIF_QA_ANNOTATIONS", str(annotations))
     (doc,) = data.docs_for(BENCHMARKS["tgif_qa"])
     assert doc["prompt"] == BENCHMARKS["msvd_qa"].render("what jumps?")
+    assert doc["prompt_from"] == "template" and doc["source_prompt"] == doc["prompt"]
     row = process_results(doc, ["A cat jumps."])["accuracy"]
     assert row["text"] == {
         "prompt": doc["prompt"],
@@ -148,3 +149,9 @@ def test_rows_without_prompt_use_the_nearest_template_and_results_are_released_l
         "prediction": "A cat jumps.",
     }
     assert (row["idx"], row["dataset"], row["benchmark"], row["num_frames"]) == (7, "TGIF-QA-test", "tgif_qa", 8)
+    vatex = tmp_path / "VATEX-test.jsonl"
+    vatex.write_text('{"idx": 0, "dataset": "VATEX-test", "vid": "v", "text": {"response": ["a man runs"]}}\n')
+    monkeypatch.setenv("TARSIER_EVAL_VATEX_CAPTION_ANNOTATIONS", str(vatex))
+    (doc,) = data.docs_for(BENCHMARKS["vatex_caption"])
+    assert doc["source_prompt"] == BENCHMARKS["msvd_caption"].template
+    assert doc["prompt"] == f"USER: {BENCHMARKS['msvd_caption'].template} ASSISTANT: "

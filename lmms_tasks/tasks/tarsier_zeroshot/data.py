@@ -126,9 +126,10 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
     for record in records:
         prompt = record["prompt"]
         if not isinstance(prompt, str):
-            if not isinstance(record.get("question"), str):
+            question = record.get("question")
+            if not isinstance(question, str) and "${question}" in benchmark.template:
                 raise DataSourceError(f"{record['where']}: the row has neither text.prompt nor text.question")
-            prompt = benchmark.render(record["question"])
+            prompt = benchmark.render(question or "")
         docs.append(
             {
                 "benchmark": benchmark.key,
@@ -139,7 +140,8 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
                 "video_file": record.get("video_file") if isinstance(record.get("video_file"), str) else None,
                 "start_time": None if record.get("start_time") is None else float(record["start_time"]),
                 "end_time": None if record.get("end_time") is None else float(record["end_time"]),
-                "annotation_prompt": record["prompt"],
+                "source_prompt": prompt,  # text.prompt, or the template's rendering for a row without one
+                "prompt_from": "annotation" if isinstance(record["prompt"], str) else "template",
                 "prompt": released_prompt(prompt),
                 "question": record.get("question"),
                 "response": record["response"],

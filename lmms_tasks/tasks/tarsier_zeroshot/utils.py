@@ -86,7 +86,7 @@ def _row(doc: dict, prediction: str) -> dict:
         "end_time": doc["end_time"],
         "question": doc["question"],
         "response": doc["response"],
-        "prompt": doc["annotation_prompt"] or doc["prompt"],
+        "prompt": doc["source_prompt"],
         "prediction": prediction,
     }
     extra = {"benchmark": doc["benchmark"], "num_frames": doc["num_frames"], "annotations": doc["annotations"]}
