@@ -158,16 +158,19 @@ class Judge:
         )
 
     async def ask(
-        self, kind: str, prompt: str, parse: Callable[[str], object], *, prompt_hash: str, system: str | None = None
+        self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str, *, system: str | None = None
     ):
-        """Any metric's question: ``prompt`` (plus an optional ``system`` message), validated by ``parse``.
+        """Ask any other prompt through the same cache, re-asks and failure accounting; returns ``parse(reply)``.
 
-        ``parse`` raises ``InvalidReply`` for a reply that must be asked again (up to ``max_reasks`` times);
-        ``prompt_hash`` identifies the metric's templates (the system message included) and is part of every cache
-        key, so that replies made with other prompts are never reused. Raises ``JudgeFailure`` when no valid
-        reply came, ``JudgeSetupError`` when the judge cannot be used at all.
+        ``parse`` raises ``parsing.InvalidReply`` on a reply that does not fit the caller's schema (it is asked
+        again, up to ``max_reasks`` times); ``prompt_hash`` identifies the caller's prompt templates (a system
+        message included) in the cache key, so that replies made with other prompts are never reused; ``system``
+        is sent as a system message before ``prompt``. Used by the judges other than AutoDQ, which bring their own
+        prompt and reply schema: LLM annotators (``lmms_tasks.sbs.annotator``) and the Video-ChatGPT QA judge
+        (``lmms_tasks.zeroshot.open_qa``). Raises ``JudgeFailure`` when no valid reply came, ``JudgeSetupError``
+        when the judge cannot be used at all.
         """
-        return await self._ask(kind, prompt, parse, prompt_hash=prompt_hash, system=system)
+        return await self._ask(kind, prompt, parse, prompt_hash, system=system)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -179,8 +182,8 @@ class Judge:
         kind: str,
         prompt: str,
         parse: Callable[[str], object],
-        *,
         prompt_hash: str = PROMPT_HASH,
+        *,
         system: str | None = None,
     ):
         last_error = None

@@ -112,22 +112,36 @@ class AutoDQScorer:
         self.show_progress = show_progress
 
     def score(
-        self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None
+        self,
+        predictions: dict[str, str],
+        annotations: dict[str, dict],
+        protocol: dict | None = None,
+        unanswered: dict[str, str] | None = None,
     ) -> ScoreReport:
-        """Score ``predictions`` (clip id -> description) against ``annotations`` (``load_dream1k_annotations``)."""
-        return _run_sync(lambda: self.ascore(predictions, annotations, protocol))
+        """Score ``predictions`` (clip id -> description) against ``annotations`` (``load_dream1k_annotations``).
+
+        ``unanswered`` (clip id -> reason) lists clips the model produced no description for (e.g. an unreadable
+        video): they are failed clips like those whose judging fails, listed with the reason, never judged."""
+        return _run_sync(lambda: self.ascore(predictions, annotations, protocol, unanswered))
 
     async def ascore(
-        self, predictions: dict[str, str], annotations: dict[str, dict], protocol: dict | None = None
+        self,
+        predictions: dict[str, str],
+        annotations: dict[str, dict],
+        protocol: dict | None = None,
+        unanswered: dict[str, str] | None = None,
     ) -> ScoreReport:
-        predictions = _checked_predictions(predictions, annotations)
+        unanswered = {str(idx): reason for idx, reason in (unanswered or {}).items()}
+        predictions = _checked_predictions(predictions, annotations, allow_empty=bool(unanswered))
+        _check_unanswered(unanswered, predictions, annotations)
         cache = JudgeCache(self.cache_dir)
         judge = Judge(self.judge_config, cache)
         try:
-            records = await self._score_all(judge, predictions, annotations)
+            records = await self._score_all(judge, predictions, annotations) if predictions else []
         finally:
             await judge.aclose()
             cache.close()
+        records += [_unanswered_record(annotations[idx], reason) for idx, reason in unanswered.items()]
         scored = [record for record in records if record["error"] is None]
         failed = [record for record in records if record["error"] is not None]
         results = {
@@ -137,7 +151,7 @@ class AutoDQScorer:
             "n_failed": len(failed),
             "failed_ids": [record["idx"] for record in failed],
             "failures": {record["idx"]: record["error"] for record in failed},
-            "n_predictions": len(predictions),
+            "n_predictions": len(predictions) + len(unanswered),
             "n_annotations": len(annotations),
             "judge_stats": {**vars(judge.stats), "cache_dir": None if self.cache_dir is None else str(self.cache_dir)},
             "protocol": build_protocol(self.judge_config.describe(), protocol),
@@ -147,9 +161,14 @@ class AutoDQScorer:
 
     async def _score_all(self, judge: Judge, predictions: dict[str, str], annotations: dict[str, dict]) -> list[dict]:
         progress = tqdm(total=len(predictions), desc="AutoDQ", unit="clip", disable=not self.show_progress)
+        # Clips are started a few at a time rather than all at once: with every clip in flight, each one waits on
+        # the shared judge limit behind all the others, none finishes until the end and the bar sits at 0 for most
+        # of the run. As many clips as judge requests keeps the judge as busy (a clip asks up to 2 at a time).
+        clips_in_flight = asyncio.Semaphore(self.judge_config.concurrency)
 
         async def score_and_count(idx: str) -> dict:
-            record = await _score_clip(judge, annotations[idx], predictions[idx])
+            async with clips_in_flight:
+                record = await _score_clip(judge, annotations[idx], predictions[idx])
             progress.update(1)
             return record
 
@@ -165,16 +184,16 @@ class AutoDQScorer:
             progress.close()
 
 
-async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
-    reference = annotation["reference"]
-    record = {
+def _clip_record(annotation: dict, prediction: str | None) -> dict:
+    """A clip's per-clip row before judging (every score field ``None``)."""
+    return {
         "idx": annotation["idx"],
         "source": annotation["source"],
         "n_subjects": annotation.get("n_subjects"),
         "n_shots": annotation.get("n_shots"),
         "n_events": annotation.get("n_events"),
         "prediction": prediction,
-        "reference": reference,
+        "reference": annotation["reference"],
         "ref_events_from": "annotation" if isinstance(annotation.get("events"), list) else "extracted",
         "ref_events": None,
         "pred_events": None,
@@ -186,6 +205,11 @@ async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
         "precision_judgments": None,
         "error": None,
     }
+
+
+async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
+    reference = annotation["reference"]
+    record = _clip_record(annotation, prediction)
 
     async def recall_side():
         events = annotation["events"] if isinstance(annotation.get("events"), list) else None
@@ -214,7 +238,20 @@ async def _score_clip(judge: Judge, annotation: dict, prediction: str) -> dict:
     return record
 
 
-def _checked_predictions(predictions: dict, annotations: dict[str, dict]) -> dict[str, str]:
+def _unanswered_record(annotation: dict, reason: str) -> dict:
+    return {**_clip_record(annotation, None), "error": f"no prediction: {reason}"}
+
+
+def _check_unanswered(unanswered: dict[str, str], predictions: dict[str, str], annotations: dict[str, dict]) -> None:
+    unknown = [idx for idx in unanswered if idx not in annotations]
+    if unknown:
+        raise ValueError(f"{len(unknown)} unanswered clip ids are not in the annotations, e.g. {unknown[:10]}")
+    both = [idx for idx in unanswered if idx in predictions]
+    if both:
+        raise ValueError(f"clips {both[:10]} are listed both with a prediction and as unanswered")
+
+
+def _checked_predictions(predictions: dict, annotations: dict[str, dict], allow_empty: bool = False) -> dict[str, str]:
     if not isinstance(predictions, dict):
         raise TypeError(f"predictions must be a dict of clip id -> description, got {type(predictions).__name__}")
     checked: dict[str, str] = {}
@@ -228,7 +265,7 @@ def _checked_predictions(predictions: dict, annotations: dict[str, dict]) -> dic
     unknown = [idx for idx in checked if idx not in annotations]
     if unknown:
         raise ValueError(f"{len(unknown)} prediction ids are not in the annotations, e.g. {unknown[:10]}")
-    if not checked:
+    if not checked and not allow_empty:
         raise ValueError("no predictions to score")
     return checked
 
@@ -237,8 +274,8 @@ def _warn_about(results: dict) -> None:
     if results["n_failed"]:
         shown = ", ".join(results["failed_ids"][:20]) + (" ..." if results["n_failed"] > 20 else "")
         logger.warning(
-            "AutoDQ: %d of %d clips FAILED judging and are EXCLUDED from every score (failed ids: %s). "
-            "Their errors are in results['failures']. A re-run asks only what is not cached: failed requests "
+            "AutoDQ: %d of %d clips FAILED (no prediction, or judging failed) and are EXCLUDED from every score "
+            "(failed ids: %s). Their errors are in results['failures']. A re-run asks only what is not cached: failed requests "
             "(429/5xx/timeouts) are asked again; clips whose replies were all invalid need a higher max_reasks.",
             results["n_failed"],
             results["n_predictions"],

@@ -26,6 +26,10 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
 - ``"string_score"`` / ``"capitalised"`` (QA prompts): the score as a string (``'4'``) / ``'Yes'`` instead of
   ``'yes'``, both of which the released QA check rejects.
 
+Prompts of other kinds (an LLM annotator's, e.g. ``lmms_tasks.sbs``) are answered by ``other_reply(prompt)`` when
+given (``lmms_tasks.sbs.testing.prefer_first`` is a judge that always prefers the first description), and faults
+apply to them too (``kind="unknown"``).
+
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
 temperature, message roles); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
 ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
@@ -40,6 +44,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lmms_tasks.zeroshot.open_qa import USER_TEMPLATE as QA_USER_TEMPLATE
@@ -140,11 +145,13 @@ class LocalJudgeServer:
         timeout_delay: float = 3.0,
         api_key: str | None = None,
         models: set[str] | None = None,
+        other_reply: Callable[[str], str] | None = None,
     ):
         self.latency = latency
         self.timeout_delay = timeout_delay
         self.api_key = api_key
         self.models = models
+        self.other_reply = other_reply
         self.requests: list[dict] = []
         self._faults: list[dict] = []
         self._in_flight = 0
@@ -307,7 +314,7 @@ def _handler_for(server: LocalJudgeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply_for(prompt, fault)},
+                        "message": {"role": "assistant", "content": self._content(prompt, fault)},
                         "finish_reason": "stop",
                         "logprobs": None,
                     }
@@ -319,6 +326,11 @@ def _handler_for(server: LocalJudgeServer):
                 },
             }
             self._send(200, completion)
+
+        def _content(self, prompt: str, fault: str | None) -> str:
+            if server.other_reply is not None and fault is None and prompt_kind(prompt) == "unknown":
+                return server.other_reply(prompt)
+            return reply_for(prompt, fault)
 
         def _send(self, status: int, payload: dict, headers: dict | None = None):
             data = json.dumps(payload).encode("utf-8")

@@ -45,7 +45,7 @@ from loguru import logger as eval_logger
 from PIL import Image
 from tqdm import tqdm
 
-from lmms_tasks import run_protocol
+from lmms_tasks import failed_generation, run_protocol
 from tarsier_hf.loading import load_tarsier
 from tarsier_hf.video_io import media_kind
 
@@ -179,18 +179,48 @@ class Tarsier(lmms):
         raise NotImplementedError("tarsier does not support multi-round generation tasks")
 
     def _generate_requests(self, requests: list[Instance], prompt_of, gen_kwargs_index: int) -> list[str]:
+        """Answers in request order. A request whose input cannot be used (missing, corrupt or unsupported media, a
+        prompt that does not fit) gets :func:`lmms_tasks.failed_generation.mark` of the reason instead of ending
+        the run; the task lists it as failed, and a summary names every such request."""
         outputs: list[str | None] = [None] * len(requests)
+        failures: dict[int, str] = {}
         progress = tqdm(total=len(requests), disable=self.rank != 0, desc="Model Responding")
         for indices in _batches([request.args for request in requests], gen_kwargs_index, self.batch_size_per_gpu):
             gen_kwargs = requests[indices[0]].args[gen_kwargs_index] or {}
-            prompts = [prompt_of(requests[index].args) for index in indices]
-            texts = self._generate(prompts, gen_kwargs)
-            for index, text in zip(indices, texts):
+            prompts = {}
+            for index in indices:
+                try:
+                    prompts[index] = prompt_of(requests[index].args)
+                except _INPUT_ERRORS as error:
+                    failures[index] = _describe(error)
+            answers = self._generate_isolating_failures(prompts, gen_kwargs, failures)
+            for index, text in answers.items():
                 outputs[index] = text
                 self.cache_hook.add_partial("generate_until", (requests[index].args[0], gen_kwargs), text)
+            for index in indices:
+                if index in failures:
+                    outputs[index] = failed_generation.mark(failures[index])
             progress.update(len(indices))
         progress.close()
+        if failures:
+            _log_failures(requests, failures)
         return outputs
+
+    def _generate_isolating_failures(self, prompts: dict[int, _Prompt], gen_kwargs: dict, failures: dict) -> dict:
+        """Generate a batch; when an input of it is unusable, generate its requests one by one so that only the
+        bad ones fail (their reasons go into ``failures``)."""
+        if not prompts:
+            return {}
+        try:
+            return dict(zip(prompts, self._generate(list(prompts.values()), gen_kwargs)))
+        except _INPUT_ERRORS as error:
+            if len(prompts) == 1:
+                failures[next(iter(prompts))] = _describe(error)
+                return {}
+        answers = {}
+        for index, prompt in prompts.items():
+            answers.update(self._generate_isolating_failures({index: prompt}, gen_kwargs, failures))
+        return answers
 
     @torch.inference_mode()
     def _generate(self, prompts: list[_Prompt], gen_kwargs: dict) -> list[str]:
@@ -256,6 +286,25 @@ class TarsierChat(Tarsier):
             return _with_task_settings(_chat_prompt(ChatMessages(messages=doc_to_messages(doc))), doc)
 
         return self._generate_requests(requests, prompt_of, gen_kwargs_index=2)
+
+
+# Problems of one request's input: a missing file (FileNotFoundError, e.g. from a task's doc_to_visual), media that
+# cannot be decoded (MediaError, a ValueError), a prompt longer than allowed (ValueError from the processor).
+_INPUT_ERRORS = (OSError, ValueError)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _log_failures(requests: list[Instance], failures: dict[int, str]) -> None:
+    listed = "\n".join(
+        f"  {requests[index].args[-2]} doc {requests[index].args[-3]}: {reason}" for index, reason in sorted(failures.items())
+    )
+    eval_logger.warning(
+        f"tarsier: {len(failures)} of {len(requests)} requests could not be answered; they are kept in the "
+        f"results as failed (not scored) and the run went on:\n{listed}"
+    )
 
 
 def _simple_prompt(context: str, visuals) -> _Prompt:

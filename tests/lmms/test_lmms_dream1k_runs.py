@@ -25,12 +25,19 @@ def dream1k_args(output_path: Path, *extra: str) -> list[str]:
     return ["--tasks", "dream1k", "--limit", "4", "--output_path", str(output_path), "--log_samples", *extra]
 
 
-def check_report_shape(report: dict, n_clips: int) -> None:
+def check_report_shape(task: dict, n_clips: int) -> dict:
+    """The task's results hold the headline numbers and the path of the full AutoDQ report; returns the report."""
+    report_file = Path(task["autodq,none"])
+    report = json.loads(report_file.read_text())
     assert report["benchmark"] == "DREAM-1K"
     assert set(report["overall"]) == {"f1", "precision", "recall", "n"}
+    assert report["overall"]["f1"] == task["autodq_f1,none"]
+    assert report["overall"]["precision"] == task["autodq_precision,none"]
+    assert report["f1_ci95"] == [task["autodq_f1_ci95_low,none"], task["autodq_f1_ci95_high,none"]]
     assert set(report["buckets"]) == {"subjects", "shots", "events"}
     assert set(report["buckets"]["events"]) == {"<=3", "in [4, 5]", "in [6, 7]", ">=8"}
     assert report["n_scored"] == n_clips and report["n_failed"] == 0 and report["failed_ids"] == []
+    assert task["autodq_n_scored,none"] == n_clips and task["autodq_n_failed,none"] == 0
     assert len(report["f1_ci95"]) == 2 and report["f1_ci95"][0] <= report["overall"]["f1"] <= report["f1_ci95"][1]
     protocol = report["protocol"]
     assert protocol["generation_prompt"] == PROMPT
@@ -38,12 +45,11 @@ def check_report_shape(report: dict, n_clips: int) -> None:
     assert protocol["prompt_hash"] == PROMPT_HASH
     assert protocol["package_versions"]["lmms-eval"] == "0.7.3"
     assert protocol["limit"] == 4
-    artifacts = report["artifacts"]
-    assert json.loads(Path(artifacts["results"]).read_text())["overall"] == report["overall"]
-    assert len(Path(artifacts["per_clip"]).read_text().splitlines()) == n_clips
-    assert len(Path(artifacts["predictions"]).read_text().splitlines()) == n_clips
-    assert Path(artifacts["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert Path(artifacts["plot"]).parent.parent == Path(artifacts["results"]).parent.parent
+    run_dir = report_file.parent
+    assert len((run_dir / "autodq_per_clip.jsonl").read_text().splitlines()) == n_clips
+    assert len((run_dir / "predictions.jsonl").read_text().splitlines()) == n_clips
+    assert (run_dir / "autodq.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return report
 
 
 def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, judge_server):
@@ -57,10 +63,7 @@ def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, jud
     assert task["autodq_recall,none"] == pytest.approx(0.4 / 4)
     assert task["autodq_precision,none"] == pytest.approx(0.5 / 4)
     assert task["autodq_f1,none"] == pytest.approx(2 * 0.1 * 0.125 / 0.225)
-    assert task["autodq_n_scored,none"] == 4 and task["autodq_n_failed,none"] == 0
-    report = task["autodq,none"]
-    check_report_shape(report, n_clips=4)
-    assert report["overall"]["f1"] == task["autodq_f1,none"]
+    report = check_report_shape(task, n_clips=4)
     assert list(report["per_source"]) == ["DREAM/movie_animation"]
     assert report["per_source"]["DREAM/movie_animation"]["n"] == 4
     # n_subjects of clips 1-4: 4, 2, 6, 3 -> clips 1 and 3 in ">=4".
@@ -87,8 +90,9 @@ def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, jud
     again = run_lmms_eval(["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", *dream1k_args(tmp_path / "again")], lmms_env, tmp_path)
     repeated, _ = load_run(tmp_path / "again", again)
     assert judge_server.calls == calls_before
+    again_report = json.loads(Path(repeated["results"]["dream1k"]["autodq,none"]).read_text())
     for key in ("overall", "per_source", "buckets", "f1_ci95"):
-        assert repeated["results"]["dream1k"]["autodq,none"][key] == report[key]
+        assert again_report[key] == report[key]
 
 
 def reference_predictions(checkpoint: Path, videos: list[Path], num_frames: int, max_new_tokens: int) -> list[str]:
@@ -117,15 +121,14 @@ def test_tarsier_model_run_matches_direct_generation(tmp_path, lmms_env, tiny_ch
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
     assert [sample["filtered_resps"] for sample in samples] == expected
     assert results["config"]["model_backend"] == "lmms_tasks.models.tarsier.TarsierChat (chat)"
-    report = results["results"]["dream1k"]["autodq,none"]
-    check_report_shape(report, n_clips=4)
+    report = check_report_shape(results["results"]["dream1k"], n_clips=4)
     protocol = report["protocol"]
     assert protocol["frames"] == 2 and protocol["frame_sampling"].startswith("uniform")
     assert protocol["model_settings"]["pretrained"] == str(tiny_checkpoint)
     assert protocol["model_settings"]["dtype"] == "float32"
     # The results sit in lmms-eval's folder for the model (named after `pretrained`), the AutoDQ files next to them.
     results_file = next((tmp_path / "out").rglob("[0-9]*_results.json"))
-    assert Path(report["artifacts"]["results"]).parent.parent == results_file.parent
+    assert Path(results["results"]["dream1k"]["autodq,none"]).parent.parent == results_file.parent
 
 
 @pytest.mark.slow
@@ -157,7 +160,7 @@ def test_include_path_runs_the_task_without_automatic_discovery(tmp_path, lmms_e
     assert results["config"]["model_backend"] == "lmms_tasks.models.tarsier.Tarsier (simple)"
     expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
-    check_report_shape(results["results"]["dream1k"]["autodq,none"], n_clips=4)
+    check_report_shape(results["results"]["dream1k"], n_clips=4)
 
 
 def test_task_listing_needs_no_judge_key_nor_data(tmp_path):

@@ -24,11 +24,17 @@ _LOCK = threading.Lock()
 
 
 class ClipRecord(dict):
-    """``{"clip_id", "source", "prediction"}`` plus, once scored, the scorer's per-clip fields."""
+    """``{"clip_id", "source", "prediction"}`` (plus ``generation_error`` for a clip the model could not answer)
+    and, once scored, the scorer's per-clip fields."""
 
     @classmethod
-    def create(cls, annotations: str, clip_id: str, source: str, prediction: str) -> ClipRecord:
+    def create(
+        cls, annotations: str, clip_id: str, source: str, prediction: str, generation_error: str | None = None
+    ) -> ClipRecord:
+        """``generation_error``: why the model gave no description (the clip is then failed, not scored)."""
         data = {"clip_id": clip_id, "source": source, "prediction": prediction}
+        if generation_error is not None:
+            data.update(prediction=None, generation_error=generation_error)
         return _intern((annotations, clip_id, _digest(prediction)), data)
 
     @property

@@ -65,11 +65,14 @@ def _score(records, annotations_path: str, judge: JudgeConfig, args, key: tuple)
             )
         by_clip[record["clip_id"]] = record
     annotations = load_dream1k_annotations(annotations_path)
-    predictions = {clip_id: record["prediction"] for clip_id, record in by_clip.items()}
+    predictions = {clip_id: r["prediction"] for clip_id, r in by_clip.items() if "generation_error" not in r}
+    unanswered = {clip_id: r["generation_error"] for clip_id, r in by_clip.items() if "generation_error" in r}
     run_dir = _run_dir(args, key)
     predictions_file = _save_predictions(by_clip.values(), run_dir) if run_dir else None
     try:
-        report = AutoDQScorer(judge=judge).score(predictions, annotations, protocol=_task_protocol(args, annotations_path))
+        report = AutoDQScorer(judge=judge).score(
+            predictions, annotations, protocol=_task_protocol(args, annotations_path), unanswered=unanswered
+        )
     except Exception as error:
         if predictions_file:
             logger.error(
@@ -135,6 +138,8 @@ def _save_predictions(records, run_dir: Path) -> Path:
     path = run_dir / PREDICTIONS_FILE
     with path.open("w", encoding="utf-8") as stream:
         for record in records:
+            if "generation_error" in record:
+                continue  # no description to score later; the results list the clip as failed, with the reason
             row = {"idx": record["clip_id"], "source": record["source"], "prediction": record["prediction"]}
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path

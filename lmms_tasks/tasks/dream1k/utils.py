@@ -6,8 +6,8 @@ in the ``lmms_tasks`` modules it calls (data source, clip records, the shared Au
 
 import datasets
 
-from lmms_tasks import run_protocol
-from lmms_tasks.tasks.dream1k.data import docs_from_source
+from lmms_tasks import failed_generation, run_protocol
+from lmms_tasks.tasks.dream1k.data import DataSourceError, docs_from_source
 from lmms_tasks.tasks.dream1k.records import ClipRecord, ClipRef
 from lmms_tasks.tasks.dream1k.scoring import autodq_results
 
@@ -15,10 +15,18 @@ DEFAULT_PROMPT = "Describe the video in detail."
 
 
 def dream1k_process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-    """The source row the YAML loads -> one document per DREAM-1K clip (see ``data``)."""
+    """The source row the YAML loads -> one document per DREAM-1K clip (see ``data``).
+
+    Raises ``SystemExit`` with the fix when the annotations or videos cannot be had: lmms-eval runs this hook
+    under a retry-on-any-``Exception`` loop (five tries, a minute) and then reports only a ``RetryError``, and its
+    command line turns any other exception into a log line and exit status 0."""
     if len(dataset) != 1:
         raise ValueError(f"the dream1k source file must hold exactly one row, it holds {len(dataset)}")
-    return datasets.Dataset.from_list(docs_from_source(dataset[0]))
+    try:
+        docs = docs_from_source(dataset[0])
+    except DataSourceError as error:
+        raise SystemExit(f"dream1k: {error}") from None
+    return datasets.Dataset.from_list(docs)
 
 
 def dream1k_doc_to_visual(doc: dict) -> list[str]:
@@ -42,20 +50,29 @@ def dream1k_doc_to_target(doc: dict) -> str:
 
 
 def dream1k_process_results(doc: dict, results: list[str]) -> dict:
-    record = ClipRecord.create(doc["annotations"], doc["clip_id"], doc["source"], results[0])
+    """One clip's record. A clip the model could not answer (``failed_generation``) is kept as a failed clip."""
+    record = ClipRecord.create(
+        doc["annotations"], doc["clip_id"], doc["source"], results[0], failed_generation.reason_of(results[0])
+    )
     return {
         "autodq": record,
         "autodq_f1": ClipRef(record),
         "autodq_precision": ClipRef(record),
         "autodq_recall": ClipRef(record),
+        "autodq_f1_ci95_low": ClipRef(record),
+        "autodq_f1_ci95_high": ClipRef(record),
         "autodq_n_scored": ClipRef(record),
         "autodq_n_failed": ClipRef(record),
     }
 
 
-def dream1k_autodq(items, args=None) -> dict:
-    """Everything AutoDQ computed: overall, per source, buckets, F1 95% CI, failures, protocol, artifacts."""
-    return autodq_results(items, args)
+def dream1k_autodq(items, args=None) -> str:
+    """Where the full AutoDQ report is: per source, buckets, F1 95% CI, failures with reasons, protocol, judge
+    statistics (written with ``--output_path`` next to lmms-eval's results file). lmms-eval's summary table shows
+    every metric in one cell, so the report itself is not a metric; its headline numbers are."""
+    report = autodq_results(items, args)
+    artifacts = report.get("artifacts")
+    return artifacts["results"] if artifacts else "not saved (run with --output_path to keep the AutoDQ report)"
 
 
 def dream1k_autodq_f1(items, args=None) -> float | None:
@@ -69,6 +86,15 @@ def dream1k_autodq_precision(items, args=None) -> float | None:
 
 def dream1k_autodq_recall(items, args=None) -> float | None:
     return autodq_results(items, args)["overall"]["recall"]
+
+
+def dream1k_autodq_f1_ci95_low(items, args=None) -> float | None:
+    """Lower end of the F1's 95% bootstrap interval (clips resampled within each source)."""
+    return (autodq_results(items, args)["f1_ci95"] or [None, None])[0]
+
+
+def dream1k_autodq_f1_ci95_high(items, args=None) -> float | None:
+    return (autodq_results(items, args)["f1_ci95"] or [None, None])[1]
 
 
 def dream1k_autodq_n_scored(items, args=None) -> int:
