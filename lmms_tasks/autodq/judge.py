@@ -205,7 +205,9 @@ class Judge:
                 logger.debug("invalid %s reply (attempt %d): %s", kind, attempt + 1, error)
         raise JudgeFailure(f"{kind}: no valid reply in {self.config.max_reasks + 1} attempts; last: {last_error}")
 
-    async def _reply(self, key: str, kind: str, prompt: str, temperature: float | None, system: str | None = None) -> str:
+    async def _reply(
+        self, key: str, kind: str, prompt: str, temperature: float | None, system: str | None = None
+    ) -> str:
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1

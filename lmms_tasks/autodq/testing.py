@@ -13,7 +13,8 @@ replies computed from the request, so the same request always gets the same repl
   answer (both as the prompt holds them, i.e. lower-cased), else ``{'pred': 'no', 'score': 1}``.
 
 Faults are injected with ``inject(fault, times, kind=None, match=None)``: the next ``times`` requests of that
-``kind`` (``"extract_events"`` / ``"judge_entailment"`` / ``"video_chatgpt_qa"``) whose prompt contains ``match`` get the fault:
+``kind`` (``"extract_events"`` / ``"judge_entailment"`` / ``"video_chatgpt_qa"``) whose prompt contains ``match``
+get the fault:
 
 - ``"429"`` / ``"500"``: that HTTP status (with ``retry-after-ms: 10``); the client retries;
 - ``"timeout"``: the reply is held back ``timeout_delay`` seconds (set the client's timeout below it);
@@ -31,8 +32,8 @@ given (``lmms_tasks.sbs.testing.prefer_first`` is a judge that always prefers th
 apply to them too (``kind="unknown"``).
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
-temperature, message roles); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
-``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
+temperature, message roles); ``max_in_flight`` is the most requests it was answering at once. Every request first
+waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
 (``python -m lmms_tasks.autodq.testing``) is read.
 """
 

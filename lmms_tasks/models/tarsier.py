@@ -233,7 +233,9 @@ class Tarsier(lmms):
             return [outputs[i] for i in range(len(prompts))]
         num_frames = frame_counts.pop()
         texts = [
-            p.text if p.text is not None else self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
+            p.text
+            if p.text is not None
+            else self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
             for p in prompts
         ]
         images = [image for p in prompts for image in p.images]

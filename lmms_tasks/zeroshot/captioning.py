@@ -12,7 +12,7 @@ mean per-item score (document frequencies held fixed at the full set's).
 from __future__ import annotations
 
 from .ptb import ptb_tokenize
-from .released_format import GENERATION_ERROR
+from .released_format import generation_errors
 from .stats import DEFAULT_RESAMPLES, bootstrap_ci, describe
 
 
@@ -48,13 +48,14 @@ def summarize(records: list[dict], *, n_resamples: int = DEFAULT_RESAMPLES, seed
     references = [references_of(record) for record in records]
     predictions = [record["prediction"] for record in records]
     score, per_item = cider_scores(references, predictions)
-    errors = [record["key"] for record in records if record["prediction"] == GENERATION_ERROR]
+    errors = generation_errors(records)
     return {
         "overall": {"cider": 100.0 * score, "n": len(records)},
         "cider_ci95": bootstrap_ci([per_item], n_resamples=n_resamples, seed=seed, scale=100.0),
         "bootstrap": describe(n_resamples, seed, "per-item CIDEr-D resampled, document frequencies fixed"),
         "n_generation_errors": len(errors),
-        "generation_error_ids": errors,
+        "generation_error_ids": list(errors),
+        "generation_errors": errors,
         "n_empty": sum(not prediction.strip() for prediction in predictions),
         "items": [
             {"key": record["key"], "prediction": record["prediction"], "cider": 100.0 * value}

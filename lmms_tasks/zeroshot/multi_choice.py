@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .benchmarks import subtask_label
-from .released_format import GENERATION_ERROR
+from .released_format import generation_errors
 from .stats import DEFAULT_RESAMPLES, bootstrap_ci, describe
 
 
@@ -75,6 +75,7 @@ def _accuracies(items: list[dict]) -> dict:
 def summarize(records: list[dict], *, by_subtask: bool, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
     """All multi-choice numbers; ``by_subtask`` groups by the ``dataset`` field and macro-averages (MVBench)."""
     items = score_items(records)
+    errors = generation_errors(records)
     groups: dict[str, list[dict]] = {}
     for item in items:
         groups.setdefault(item["dataset"] if by_subtask else "all", []).append(item)
@@ -114,7 +115,8 @@ def summarize(records: list[dict], *, by_subtask: bool, n_resamples: int = DEFAU
         "n_failed_parse": len(failed),
         "failed_parse_ids": [item["key"] for item in failed],
         "failed_parse_answers": {item["key"]: item["prediction"] for item in failed},
-        "n_generation_errors": sum(item["prediction"] == GENERATION_ERROR for item in items),
+        "n_generation_errors": len(errors),
+        "generation_errors": errors,
         "n_digit_answers": sum(item["from_digit"] for item in items),
         "items": items,
     }

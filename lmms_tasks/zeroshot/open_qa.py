@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from lmms_tasks.autodq.judge import Judge, JudgeFailure
 from lmms_tasks.autodq.parsing import InvalidReply
 
-from .released_format import GENERATION_ERROR
+from .released_format import generation_errors
 from .stats import DEFAULT_RESAMPLES, bootstrap_ci, describe
 
 SYSTEM_FILE = "video_chatgpt_qa_system.txt"
@@ -90,6 +90,7 @@ async def judge_items(judge: Judge, records: list[dict], *, show_progress: bool 
             "question": record["question"],
             "response": record["response"],
             "prediction": record["prediction"],
+            "generation_error": record.get("generation_error"),
             "pred": None,
             "score": None,
             "error": None,
@@ -142,6 +143,7 @@ def summarize(items: list[dict], *, n_resamples: int = DEFAULT_RESAMPLES, seed: 
         "n_failed": len(failed),
         "failed_ids": [item["key"] for item in failed],
         "failures": {item["key"]: item["error"] for item in failed},
-        "n_generation_errors": sum(item["prediction"] == GENERATION_ERROR for item in items),
+        "n_generation_errors": len(generation_errors(items)),
+        "generation_errors": generation_errors(items),
         "items": items,
     }

@@ -20,6 +20,8 @@ import json
 import re
 from pathlib import Path
 
+from lmms_tasks import failed_generation
+
 from .benchmarks import Benchmark
 
 GENERATION_ERROR = "<error>"
@@ -34,6 +36,26 @@ def released_prompt(prompt: str) -> str:
     """The text the released processor tokenizes (``dataset/processor.py``, ``process_prompt``) before ``<video>``
     is expanded: a prompt that is not a ``USER: ... ASSISTANT:`` turn is wrapped as ``USER: {prompt} ASSISTANT: ``."""
     return prompt if _VICUNA_TURN.search(prompt) else f"USER: {prompt} ASSISTANT: "
+
+
+def generation_error(prediction, reason: str | None = None) -> str | None:
+    """Why a prediction is a failed generation, else ``None``: the released ``"<error>"``, or the ``tarsier`` lmms-eval
+    plugin's ``failed_generation`` marker (then scored as ``"<error>"``, which the released pipeline writes)."""
+    if reason:
+        return reason
+    if prediction == GENERATION_ERROR:
+        return "generation failed (the released inference wrote '<error>')"
+    return failed_generation.reason_of(prediction)
+
+
+def generation_errors(records: list[dict]) -> dict[str, str]:
+    """Record key -> reason, for every failed generation among ``records``."""
+    errors = {}
+    for record in records:
+        reason = generation_error(record["prediction"], record.get("generation_error"))
+        if reason is not None:
+            errors[record["key"]] = reason
+    return errors
 
 
 def read_jsonl(path: Path) -> list[tuple[str, dict]]:
@@ -87,6 +109,9 @@ def normalise(row: dict, where: str, *, need_prediction: bool) -> dict | None:
     prediction = text.get("prediction")
     if need_prediction and not isinstance(prediction, str):
         raise FormatError(f"{where}: text.prediction must be a string, got {type(prediction).__name__}")
+    error = generation_error(prediction, row.get("generation_error")) if isinstance(prediction, str) else None
+    if error is not None:
+        prediction = GENERATION_ERROR
     return {
         "idx": row["idx"],
         "key": f"{row['dataset']}_{row['idx']}",
@@ -99,6 +124,7 @@ def normalise(row: dict, where: str, *, need_prediction: bool) -> dict | None:
         "response": text["response"],
         "prompt": text.get("prompt"),
         "prediction": prediction,
+        "generation_error": error,
         "where": where,
     }
 
@@ -130,10 +156,13 @@ def to_released_row(record: dict) -> dict:
     for name in ("video_file", "start_time", "end_time"):
         if record.get(name) is not None:
             row[name] = record[name]
+    error = generation_error(record.get("prediction"), record.get("generation_error"))
     row["text"] = {
         "prompt": record.get("prompt"),
         "question": record.get("question"),
         "response": record["response"],
-        "prediction": record.get("prediction"),
+        "prediction": GENERATION_ERROR if error else record.get("prediction"),
     }
+    if error:
+        row["generation_error"] = error
     return row

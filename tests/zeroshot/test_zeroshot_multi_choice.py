@@ -79,3 +79,24 @@ def test_mvbench_overall_is_the_macro_mean_of_sub_task_accuracies():
     assert results["overall"]["n_subtasks"] == 3 and results["n_failed_parse"] == 2
     assert "NExT-QA" in results["protocol"]["prompt_source"] or "next-qa" in results["protocol"]["prompt_source"]
     assert results["protocol"]["annotation_file_released"] is False
+
+
+def test_answers_the_model_could_not_give_are_released_errors_with_their_reason():
+    from lmms_tasks import failed_generation
+    from lmms_tasks.zeroshot.released_format import normalise, to_released_row
+
+    marker = failed_generation.mark("FileNotFoundError: no video")
+    record = {"idx": 3, "dataset": "Next-QA-val-multi_choice", "question": "q", "prompt": "p", "response": "A"}
+    row = to_released_row({**record, "prediction": marker})
+    assert row["text"]["prediction"] == "<error>" and row["generation_error"] == "FileNotFoundError: no video"
+    again = normalise(row, "row", need_prediction=True)
+    assert again["prediction"] == "<error>" and again["generation_error"] == "FileNotFoundError: no video"
+    results = score_benchmark(
+        BENCHMARKS["nextqa_mc"],
+        [again, normalise(to_released_row({**record, "idx": 4, "prediction": "A"}), "r", need_prediction=True)],
+        n_resamples=10,
+    )
+    assert results["n_generation_errors"] == 1
+    assert results["generation_errors"] == {"Next-QA-val-multi_choice_3": "FileNotFoundError: no video"}
+    assert results["failed_parse_ids"] == ["Next-QA-val-multi_choice_3"]  # scored as the released "<error>"
+    assert results["overall"]["accuracy"] == 100.0 and results["overall"]["accuracy_all"] == 50.0

@@ -89,6 +89,8 @@ def _row(doc: dict, prediction: str) -> dict:
         "prompt": doc["source_prompt"],
         "prediction": prediction,
     }
+    # A request the model could not answer (lmms_tasks.failed_generation) becomes the released "<error>" line with its
+    # reason in "generation_error": scored as the released pipeline scores "<error>", and listed as a failed generation.
     extra = {"benchmark": doc["benchmark"], "num_frames": doc["num_frames"], "annotations": doc["annotations"]}
     return {**to_released_row(record), **extra}
 
