@@ -15,7 +15,6 @@ are still initialising.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.metadata
 import inspect
 import logging
@@ -23,11 +22,14 @@ import os
 import sys
 from pathlib import Path
 
+from tarsier_hf._import_hooks import call_after_import
+
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 SUPPORTED_LMMS_EVAL = ((0, 7, 3), (0, 8, 0))  # [first checked version, first unchecked version)
 OPT_OUT_ENV = "TARSIER_HF_TASK_DISCOVERY"
 
 _MARK = "_tarsier_hf_tasks_dir"
+_hook_installed = False
 logger = logging.getLogger(__name__)
 
 
@@ -47,8 +49,10 @@ def install() -> bool:
     tasks_module = sys.modules.get("lmms_eval.tasks")
     if tasks_module is not None:
         return _patch(tasks_module.TaskManager)
-    if not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    global _hook_installed
+    if not _hook_installed:
+        call_after_import("lmms_eval.tasks", lambda module: _patch(module.TaskManager))
+        _hook_installed = True
     return True
 
 
@@ -101,37 +105,3 @@ def _same_dir(path, directory: Path) -> bool:
         return Path(path).resolve() == directory
     except (OSError, TypeError):
         return False
-
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Finds ``lmms_eval.tasks`` through the remaining finders and patches it once it has executed."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != "lmms_eval.tasks":
-            return None
-        sys.meta_path.remove(self)
-        for finder in sys.meta_path:
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec else None
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
-class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _patch(module.TaskManager)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)

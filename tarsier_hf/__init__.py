@@ -1,20 +1,83 @@
 """Tarsier as a native transformers model.
 
-Importing this package registers ``model_type="tarsier"`` with ``AutoConfig``, ``AutoModel``,
-``AutoModelForImageTextToText`` and ``AutoProcessor``, and teaches ``from_pretrained`` the official checkpoints' key
-layout.
+Importing this package registers ``model_type="tarsier"`` and ``"tarsier2"`` with ``AutoConfig``, ``AutoModel``,
+``AutoModelForImageTextToText`` and ``AutoProcessor`` as soon as transformers is imported (at once if it already is),
+and teaches ``from_pretrained`` the official checkpoints' key layout.
+
+The package itself imports nothing heavy: the classes load on first access (PEP 562), so ``tarsier --help`` and
+command-line errors answer without importing torch or transformers.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+import importlib
 
-from .configuration_tarsier import TarsierConfig
-from .modeling_tarsier import TarsierForConditionalGeneration, TarsierModel
-from .processing_tarsier import TarsierProcessor
+from ._import_hooks import call_after_import
 
 __version__ = "0.1.0"
-__all__ = ["TarsierConfig", "TarsierModel", "TarsierForConditionalGeneration", "TarsierProcessor"]
 
-AutoConfig.register("tarsier", TarsierConfig, exist_ok=True)
-AutoModel.register(TarsierConfig, TarsierModel, exist_ok=True)
-AutoModelForImageTextToText.register(TarsierConfig, TarsierForConditionalGeneration, exist_ok=True)
-AutoProcessor.register(TarsierConfig, TarsierProcessor, exist_ok=True)
+# Public name -> submodule that defines it.
+_EXPORTS = {
+    "TarsierConfig": "configuration_tarsier",
+    "TarsierModel": "modeling_tarsier",
+    "TarsierForConditionalGeneration": "modeling_tarsier",
+    "TarsierProcessor": "processing_tarsier",
+    "Tarsier2Config": "configuration_tarsier2",
+    "Tarsier2Model": "modeling_tarsier2",
+    "Tarsier2ForConditionalGeneration": "modeling_tarsier2",
+    "Tarsier2Processor": "processing_tarsier2",
+}
+__all__ = [
+    "Tarsier2Config",
+    "Tarsier2ForConditionalGeneration",
+    "Tarsier2Model",
+    "Tarsier2Processor",
+    "TarsierConfig",
+    "TarsierForConditionalGeneration",
+    "TarsierModel",
+    "TarsierProcessor",
+    "register_auto_classes",
+]
+
+_registered = False
+
+
+def register_auto_classes() -> None:
+    """Register the Tarsier classes with the transformers Auto classes (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+
+    from .configuration_tarsier import TarsierConfig
+    from .configuration_tarsier2 import Tarsier2Config
+    from .modeling_tarsier import TarsierForConditionalGeneration, TarsierModel
+    from .modeling_tarsier2 import Tarsier2ForConditionalGeneration, Tarsier2Model
+    from .processing_tarsier import TarsierProcessor
+    from .processing_tarsier2 import Tarsier2Processor
+
+    _registered = True  # before registering: the imports above can re-enter through the transformers import hook
+    for model_type, config, model, generation_model, processor in (
+        ("tarsier", TarsierConfig, TarsierModel, TarsierForConditionalGeneration, TarsierProcessor),
+        ("tarsier2", Tarsier2Config, Tarsier2Model, Tarsier2ForConditionalGeneration, Tarsier2Processor),
+    ):
+        AutoConfig.register(model_type, config, exist_ok=True)
+        AutoModel.register(config, model, exist_ok=True)
+        AutoModelForImageTextToText.register(config, generation_model, exist_ok=True)
+        AutoProcessor.register(config, processor, exist_ok=True)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        register_auto_classes()
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+# Register as soon as transformers is imported (now, if it already is), so that ``import tarsier_hf`` followed by an
+# Auto class works in either order, while ``tarsier --help`` imports neither.
+call_after_import("transformers", lambda _module: register_auto_classes())

@@ -1,37 +1,65 @@
 # Copyright 2026 the tarsier-hf authors. Licensed under the Apache License, Version 2.0.
 """The ``tarsier`` command.
 
-``tarsier describe PATH... [--model ID_OR_DIR] [--frames 8] [--prompt TEXT] [--max-new-tokens 512] [--device auto]
-[--dtype auto] [--json]`` prints one description per video / GIF / image (folders expand to the media files
-directly inside them). Every input is decoded once before the model loads, so a missing, unsupported or broken
-file stops the run with exit status 2 before anything is printed.
+``tarsier describe PATH... [--input-list FILE] [--output FILE.jsonl] [--batch-size N] [--model ID_OR_DIR] ...``
+describes videos, GIFs and images (see ``tarsier describe --help`` and :mod:`tarsier_hf.describe`). Several
+processes: ``torchrun --nproc_per_node 8 -m tarsier_hf.cli describe ... --output out.jsonl`` (or
+``accelerate launch -m tarsier_hf.cli describe ...``).
+
+Exit status: 0 every input described; 1 the model cannot be loaded or run (not found, Hub unreachable, device not
+available); 2 unusable command line or inputs (nothing loaded); 3 some inputs failed (listed at the end; the others
+were described); 130 interrupted (re-run the same command to continue where it stopped).
+
+This module imports only the standard library at the top: ``--help`` and argument errors answer without torch.
 """
 
 import argparse
-import json
+import os
 import sys
-from pathlib import Path
 
-from tqdm import tqdm
-
-from .video_io import DEFAULT_NUM_FRAMES, MediaError, find_media_files, load_frames, media_kind
-
-__all__ = ["DEFAULT_MODEL", "main"]
+__all__ = ["DEFAULT_MODEL", "EXIT_BAD_INPUT", "EXIT_INPUTS_FAILED", "EXIT_INTERRUPTED", "EXIT_MODEL_ERROR", "main"]
 
 DEFAULT_MODEL = "omni-research/Tarsier-7b"
-# The official quick start's prompts (tasks/inference_quick_start.py).
-DEFAULT_VIDEO_PROMPT = "Describe the video in detail."
-DEFAULT_IMAGE_PROMPT = "Describe the image in detail."
 
-EXIT_BAD_INPUT = 2
 EXIT_MODEL_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_INPUTS_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+inputs: files, folders (their media files, not recursive), glob patterns ('clips/**/*.mp4', quoted), and
+  --input-list files (.txt: one path per line; .jsonl: {"path": ..., "prompt": ...} per line).
+output: without --output, descriptions go to stdout (with --json, one JSON record per line). With --output, one JSON
+  record per input is appended as it is produced; a re-run skips inputs already there.
+several processes: torchrun --nproc_per_node N -m tarsier_hf.cli describe ... --output FILE.jsonl
+exit status: 0 all described; 1 model cannot be loaded or run; 2 unusable command line or inputs; 3 some inputs
+  failed (listed at the end); 130 interrupted.
+"""
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
     return number
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {number}")
+    return number
+
+
+def default_workers() -> int:
+    """Background decoding processes: up to 4, leaving a core for the main process."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,22 +68,52 @@ def build_parser() -> argparse.ArgumentParser:
     describe = commands.add_parser(
         "describe",
         help="describe videos, GIFs and images",
-        description="Print a description of each video, GIF or image (folders expand to their media files).",
+        description="Describe each video, GIF or image (batched, resumable, one or several processes).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    describe.add_argument("paths", nargs="+", metavar="PATH", help="media files or folders of them")
+    describe.add_argument("paths", nargs="*", metavar="PATH", help="media files, folders or glob patterns")
+    describe.add_argument(
+        "--input-list", action="append", default=[], metavar="FILE", help="a .txt or .jsonl list of inputs"
+    )
+    describe.add_argument("--output", metavar="FILE.jsonl", help="append one JSON record per input; resume from it")
+    describe.add_argument("--json", action="store_true", help="stdout: one JSON record per line (without --output)")
     describe.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub id or local folder (default: {DEFAULT_MODEL})")
+    describe.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     describe.add_argument(
-        "--frames", type=_positive_int, default=DEFAULT_NUM_FRAMES, help="frames sampled per video (default: 8)"
+        "--frames",
+        type=_positive_int,
+        default=None,
+        help="frames sampled per video (default: the model's, 8 for Tarsier)",
     )
     describe.add_argument(
-        "--prompt",
-        default=None,
-        help=f"instruction (default: {DEFAULT_VIDEO_PROMPT!r}, or {DEFAULT_IMAGE_PROMPT!r} for images)",
+        "--prompt", default=None, help="instruction (default: 'Describe the video in detail.', or '... the image ...')"
     )
     describe.add_argument("--max-new-tokens", type=_positive_int, default=512, help="default: 512")
+    describe.add_argument("--batch-size", type=_positive_int, default=1, help="inputs per generate call (default: 1)")
+    describe.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=None,
+        help="background decoding processes (default: min(4, CPUs - 1); 0 decodes in the main process)",
+    )
     describe.add_argument("--device", default="auto", help="auto (GPU if any), cpu, cuda, cuda:1, mps ...")
+    describe.add_argument("--device-map", default=None, help="e.g. auto: spread one large model over several GPUs")
     describe.add_argument("--dtype", default="auto", help="auto (bf16/fp16 on GPU, fp32 on CPU), bf16, fp16, fp32")
-    describe.add_argument("--json", action="store_true", help='one JSON object per line: {"path", "description"}')
+    describe.add_argument(
+        "--attn",
+        default="auto",
+        choices=["auto", "sdpa", "flash_attention_2", "eager"],
+        help="attention kernel (default: flash_attention_2 when installed on CUDA, else sdpa)",
+    )
+    describe.add_argument(
+        "--compile", action="store_true", help="static KV cache; transformers then compiles the decoding step on CUDA"
+    )
+    describe.add_argument(
+        "--vision-chunk", type=_positive_int, default=32, help="frames per vision-tower call (bounds memory; 32)"
+    )
+    describe.add_argument("--video-backend", default="auto", choices=["auto", "decord", "pyav"], help="default: auto")
+    describe.add_argument("--quiet", action="store_true", help="no progress bar")
     describe.set_defaults(run=describe_command)
     return parser
 
@@ -65,67 +123,137 @@ def main(argv=None) -> int:
     return args.run(args)
 
 
-def expand_inputs(paths) -> list[Path]:
-    """Files as given, folders replaced by their media files; raises :class:`MediaError` for anything unusable."""
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(find_media_files(path))
-        elif not path.exists():
-            raise MediaError(f"{path}: file not found")
-        else:
-            media_kind(path)
-            files.append(path)
-    return files
-
-
-def prompt_for(path: Path, instruction: str | None) -> str:
-    """The official quick start's prompt: ``<video>\\n`` + instruction (a still image is a one-frame video)."""
-    if instruction is None:
-        instruction = DEFAULT_IMAGE_PROMPT if media_kind(path) == "image" else DEFAULT_VIDEO_PROMPT
-    return "<video>\n" + instruction.replace("<image>", "").replace("<video>", "").strip()
+def _error(message: str) -> None:
+    print(f"tarsier describe: error: {message}", file=sys.stderr)
 
 
 def describe_command(args) -> int:
+    from .describe.inputs import InputError, collect_inputs
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not args.output:
+        _error(f"{world_size} processes need --output FILE.jsonl (each writes a shard, the main process merges them)")
+        return EXIT_BAD_INPUT
+    if world_size > 1 and args.device_map:
+        _error("--device-map spreads one model over the GPUs of one process; do not combine it with torchrun")
+        return EXIT_BAD_INPUT
     try:
-        files = expand_inputs(args.paths)
-        for path in tqdm(files, desc="Checking inputs", unit="file", disable=len(files) < 2, file=sys.stderr):
-            load_frames(path, args.frames)
-    except MediaError as error:
-        print(f"tarsier describe: error: {error}", file=sys.stderr)
+        inputs = collect_inputs(args.paths, args.input_list)
+    except InputError as error:
+        _error(str(error))
         return EXIT_BAD_INPUT
 
-    import torch
+    if args.output:
+        from .describe.records import load_records
 
-    from .loading import load_tarsier
+        try:
+            load_records(args.output, repair=False)  # a file that is not a describe output stops us before loading
+        except (ValueError, OSError) as error:
+            _error(f"--output: {error}")
+            return EXIT_BAD_INPUT
+
+    from .model_source import ModelSourceError, check_model_source
 
     try:
-        model, processor = load_tarsier(args.model, device=args.device, dtype=args.dtype)
-    except (OSError, ValueError) as error:
-        print(f"tarsier describe: error: cannot load model {args.model!r}: {error}", file=sys.stderr)
+        source = check_model_source(args.model, args.revision)
+    except ModelSourceError as error:
+        _error(f"cannot load the model: {error}")
         return EXIT_MODEL_ERROR
 
-    for path in tqdm(files, desc="Describing", unit="file", disable=len(files) < 2, file=sys.stderr):
-        inputs = processor(
-            text=prompt_for(path, args.prompt), videos=str(path), num_frames=args.frames, return_tensors="pt"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer is used before workers fork
+    from .describe.runner import DescribeOptions, Distributed, describe
+    from .loading import load_tarsier, resolve_device
+
+    distributed = Distributed.from_env()
+    try:
+        return _run(args, inputs, source, distributed, describe, DescribeOptions, load_tarsier, resolve_device)
+    finally:
+        distributed.close()
+
+
+def _run(args, inputs, source, distributed, describe, DescribeOptions, load_tarsier, resolve_device) -> int:
+    import json
+
+    from .describe.generation import GenerationSettings
+
+    device = args.device
+    if distributed.world_size > 1 and device in ("auto", "cuda"):
+        import torch
+
+        device = f"cuda:{distributed.local_rank}" if torch.cuda.is_available() else "cpu"
+    try:
+        device = resolve_device(device)
+        model, processor = load_tarsier(
+            source,
+            device=device,
+            dtype=args.dtype,
+            attn_implementation=None if args.attn == "auto" else args.attn,
+            device_map=args.device_map,
+            revision=args.revision if source == args.model else None,
         )
-        inputs = inputs.to(model.device)
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=args.max_new_tokens,
-                do_sample=False,
-                pad_token_id=processor.tokenizer.pad_token_id,
-            )
-        description = processor.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-        if args.json:
-            line = json.dumps({"path": str(path), "description": description}, ensure_ascii=False)
-        else:
-            line = description if len(files) == 1 else f"{path}: {description}"
-        tqdm.write(line, file=sys.stdout)
-        sys.stdout.flush()
-    return 0
+    except (OSError, ValueError, ImportError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        _error(f"cannot load the model {args.model!r}: {first_line}")
+        return EXIT_MODEL_ERROR
+
+    options = DescribeOptions(
+        num_frames=args.frames,
+        prompt=args.prompt,
+        batch_size=args.batch_size,
+        workers=default_workers() if args.workers is None else args.workers,
+        video_backend=args.video_backend,
+        model_name=args.model,
+        generation=GenerationSettings(
+            max_new_tokens=args.max_new_tokens, vision_chunk=args.vision_chunk, static_cache=args.compile
+        ),
+    )
+    emit = None
+    if not args.output:
+
+        def emit(record: dict) -> None:
+            if args.json:
+                line = json.dumps(record, ensure_ascii=False)
+            else:
+                line = record["description"] if len(inputs) == 1 else f"{record['path']}: {record['description']}"
+            print(line, flush=True)
+
+    try:
+        summary = describe(
+            model,
+            processor,
+            inputs,
+            options,
+            output=args.output,
+            emit=emit,
+            distributed=distributed,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        where = f"; re-run the same command to continue ({args.output} keeps what was done)" if args.output else ""
+        _error(f"interrupted{where}")
+        return EXIT_INTERRUPTED
+    except ValueError as error:  # e.g. an --output file that is not a describe output
+        _error(str(error))
+        return EXIT_BAD_INPUT
+    except RuntimeError as error:  # the model failed on the device (out of memory alone is an input failure)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _error(f"generation failed: {type(error).__name__}: {first_line}")
+        return EXIT_MODEL_ERROR
+    if distributed.is_main:
+        _report(summary, args.output)
+    return EXIT_INPUTS_FAILED if summary.failed else 0
+
+
+def _report(summary, output) -> None:
+    parts = [f"described {summary.described} of {summary.total} inputs"]
+    if summary.skipped:
+        parts.append(f"{summary.skipped} already in {output}")
+    if summary.failed:
+        parts.append(f"{len(summary.failed)} failed")
+    if output or summary.failed or summary.skipped:
+        print(f"tarsier describe: {', '.join(parts)}", file=sys.stderr)
+    for path, error in summary.failed:
+        print(f"  failed: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""``tarsier-convert SRC DST``: turn an official Tarsier checkpoint into a native one.
+"""``tarsier-convert SRC DST``: turn an official Tarsier or Tarsier2 checkpoint into a native one.
 
-The official repos (``omni-research/Tarsier-7b``, ``-34b``) declare ``model_type: "llava"``, so transformers' Auto
-classes build a plain LLaVA from them that silently skips Tarsier's newline / end-of-image tokens. The converted
-checkpoint declares ``model_type: "tarsier"``, stores safetensors, and ships ``configuration_tarsier.py`` and
-``modeling_tarsier.py`` with an ``auto_map``, so it loads with ``AutoModelForImageTextToText`` after
-``import tarsier_hf``, or anywhere with ``trust_remote_code=True``.
+The official repos (``omni-research/Tarsier-7b``, ``-34b``, ``omni-research/Tarsier2-Recap-7b``,
+``Tarsier2-7b-0115``) declare ``model_type: "llava"``, so transformers' Auto classes build a plain LLaVA from them
+that silently skips Tarsier's newline / end-of-image tokens (Tarsier) or cannot hold a Qwen2-VL decoder (Tarsier2).
+The family is read from the source config (``tarsier_hf.loading.model_family``). The converted checkpoint declares
+``model_type: "tarsier"`` / ``"tarsier2"``, stores safetensors, and ships the family's configuration, modeling and
+processing files with an ``auto_map``, so it loads with ``AutoModelForImageTextToText`` after ``import tarsier_hf``,
+or anywhere with ``trust_remote_code=True``.
 """
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -15,8 +18,7 @@ from pathlib import Path
 import torch
 from huggingface_hub import snapshot_download
 
-from .configuration_tarsier import TarsierConfig
-from .modeling_tarsier import TarsierForConditionalGeneration
+from .loading import FAMILIES, model_family
 
 # Files of the official repos besides weights and config that a native checkpoint keeps as they are.
 _PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja", "README.md")
@@ -32,16 +34,18 @@ def _resolve(src: str) -> Path:
     return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"]))
 
 
-def _save_processor(src: Path, dst: Path) -> None:
+def _save_processor(src: Path, dst: Path, family: str) -> None:
     """Save the processor with its code and an ``auto_map`` entry, so ``AutoProcessor`` loads it anywhere."""
     from .processing_tarsier import TarsierProcessor
+    from .processing_tarsier2 import Tarsier2Processor
 
-    processor = TarsierProcessor.from_pretrained(src)
-    TarsierProcessor.register_for_auto_class()
+    processor_class = Tarsier2Processor if family == "tarsier2" else TarsierProcessor
+    processor = processor_class.from_pretrained(src)
+    processor_class.register_for_auto_class()
     try:
         processor.save_pretrained(dst)
     finally:
-        TarsierProcessor._auto_class = None
+        processor_class._auto_class = None
 
 
 def convert(src: str, dst: str, dtype: str = "auto") -> Path:
@@ -51,23 +55,29 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
     src_path, dst_path = _resolve(src), Path(dst)
     if dst_path.resolve() == src_path.resolve():
         raise ValueError("DST must differ from SRC: the conversion rewrites config.json and the weights")
-    model, info = TarsierForConditionalGeneration.from_pretrained(
-        src_path, dtype=_DTYPES[dtype], output_loading_info=True
-    )
+    config_file = src_path / "config.json"
+    if not config_file.exists():
+        raise FileNotFoundError(f"{src} has no config.json")
+    family = model_family(json.loads(config_file.read_text(encoding="utf-8")))
+    model_class = FAMILIES[family]
+    config_class = model_class.config_class
+    model, info = model_class.from_pretrained(src_path, dtype=_DTYPES[dtype], output_loading_info=True)
     problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
     if problems or info.get("error_msgs"):
-        raise RuntimeError(f"{src} does not load as a Tarsier checkpoint exactly: {problems or info['error_msgs']}")
+        raise RuntimeError(
+            f"{src} does not load as a {family} checkpoint exactly: {problems or info['error_msgs']}"
+        )
 
     dst_path.mkdir(parents=True, exist_ok=True)
-    TarsierConfig.register_for_auto_class()
-    TarsierForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+    config_class.register_for_auto_class()
+    model_class.register_for_auto_class("AutoModelForImageTextToText")
     try:
-        model.config.architectures = ["TarsierForConditionalGeneration"]
+        model.config.architectures = [model_class.__name__]
         model.save_pretrained(dst_path)
     finally:  # register_for_auto_class sets class attributes; do not leak them into later saves in this process
-        TarsierConfig._auto_class = None
-        TarsierForConditionalGeneration._auto_class = None
-    _save_processor(src_path, dst_path)
+        config_class._auto_class = None
+        model_class._auto_class = None
+    _save_processor(src_path, dst_path, family)
     for name in _PASSTHROUGH_FILES:
         if (src_path / name).exists() and not (dst_path / name).exists():
             shutil.copy2(src_path / name, dst_path / name)
@@ -77,8 +87,9 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="tarsier-convert",
-        description="Convert an official Tarsier checkpoint (model_type 'llava') into a native 'tarsier' checkpoint "
-        "that AutoModelForImageTextToText loads (with `import tarsier_hf` or trust_remote_code=True).",
+        description="Convert an official Tarsier or Tarsier2 checkpoint (model_type 'llava') into a native 'tarsier' / "
+        "'tarsier2' checkpoint that AutoModelForImageTextToText loads (with `import tarsier_hf` or "
+        "trust_remote_code=True).",
     )
     parser.add_argument("src", help="official checkpoint: local directory or Hub repo id (e.g. omni-research/Tarsier-7b)")
     parser.add_argument("dst", help="output directory")
@@ -89,7 +100,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"tarsier-convert: error: {error}", file=sys.stderr)
         return 1
-    print(f"wrote native Tarsier checkpoint to {out}")
+    print(f"wrote native {json.loads((out / 'config.json').read_text())['model_type']} checkpoint to {out}")
     return 0
 
 

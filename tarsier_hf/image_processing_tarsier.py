@@ -23,7 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from PIL import Image
+
+try:
+    from PIL import Image
+except ImportError as error:  # transformers' remote-code check would say "pip install PIL"; the package is pillow
+    raise ImportError("Pillow is not installed (pip install pillow)") from error
 
 __all__ = ["SQUARE_MODES", "FramePreprocessor", "make_square"]
 

@@ -16,8 +16,8 @@ so it imports nothing from the ``tarsier_hf`` package.
 
 import torch
 from transformers import LlavaForConditionalGeneration, LlavaModel
-from transformers.conversion_mapping import register_checkpoint_conversion_mapping
-from transformers.core_model_loading import WeightRenaming
+from transformers.conversion_mapping import get_model_conversion_mapping, register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils.generic import can_return_tuple
 
@@ -52,6 +52,15 @@ class TarsierModel(LlavaModel):
     config: TarsierConfig
     config_class = TarsierConfig
     input_modalities = ("image", "video", "text")
+
+    def post_init(self):
+        """Keep in ``_no_split_modules`` only the layer classes this model contains. transformers gathers the set
+        from every sub-model's class attribute, and ``CLIPPreTrainedModel`` lists ``CLIPTextEmbeddings``, which a
+        vision-only tower never builds; accelerate's FSDP transformer-based auto-wrap resolves every name in the set
+        and fails on that one. What remains is the LLM decoder layer, ``CLIPEncoderLayer`` and the CLIP embeddings."""
+        super().post_init()
+        present = {type(module).__name__ for module in self.modules()}
+        self._no_split_modules = {name for name in self._no_split_modules if name in present}
 
     @can_return_tuple
     def get_image_features(
@@ -170,3 +179,21 @@ class TarsierForConditionalGeneration(LlavaForConditionalGeneration):
         self.model = TarsierModel(config)
         self.lm_head = torch.nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict`` that also takes the key layout ``save_pretrained`` writes (the official
+        ``language_model.model.*`` / ``vision_tower.*`` keys, see :func:`_register_official_checkpoint_layout`).
+
+        Keys are renamed with the same conversion rules ``from_pretrained`` applies; keys already in this module's
+        layout are left as they are. Without this, transformers' ``Trainer`` resuming from a checkpoint folder
+        (``load_state_dict(state_dict, strict=False)``) matched no key and silently kept the initial weights."""
+        conversions = get_model_conversion_mapping(self)
+        renamings = [c for c in conversions if isinstance(c, WeightRenaming)]
+        converters = [c for c in conversions if isinstance(c, WeightConverter)]
+        own_keys = set(self.state_dict())
+        renamed = {}
+        for key, tensor in state_dict.items():
+            if key not in own_keys:
+                key = rename_source_key(key, renamings, converters)[0]
+            renamed[key] = tensor
+        return super().load_state_dict(renamed, strict=strict, assign=assign)

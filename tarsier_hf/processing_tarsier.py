@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from transformers import AutoImageProcessor, AutoTokenizer, CLIPVisionConfig
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ImagesKwargs, ProcessingKwargs, ProcessorMixin, VideosKwargs
@@ -38,6 +37,11 @@ from .video_io import (
     map_frames,
     media_kind,
 )
+
+try:
+    from PIL import Image
+except ImportError as error:  # transformers' remote-code check would say "pip install PIL"; the package is pillow
+    raise ImportError("Pillow is not installed (pip install pillow)") from error
 
 __all__ = ["DEFAULT_CHAT_TEMPLATE", "TarsierProcessor"]
 

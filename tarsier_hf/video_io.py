@@ -9,30 +9,61 @@ Sampling (indices are relative to the clip after start/end trimming):
   equal segments.
 - :func:`sample_stage2_indices` — training stage 2: ``n`` drawn from ``{8, 16}``, then inference sampling.
 
-Decoding: :func:`load_frames` turns a file into ``(n, H, W, 3)`` uint8 RGB frames — videos (mp4, avi, webm, mov,
-mkv, wmv) with decord, or PyAV when decord is missing or fails on the file (and for wmv, where decord's seeking
-picks wrong frames); GIFs with Pillow; still images as one frame. decord and PyAV return the same frames; their
-pixels are identical on every file in the tests (which allow 2 grey levels for other FFmpeg builds). When the
-sampled frames span several keyframe intervals, separate decord readers decode them in parallel (same frames).
-:func:`map_frames` applies a per-frame function while decoding goes on. :func:`frames_from_decoded` takes frames
-the caller already holds (PIL images, numpy arrays, torch tensors). Every problem with an input raises
-:class:`MediaError` naming the file and the problem: missing file, unsupported extension, corrupt or truncated
-video, zero-frame video, start time beyond the end, fewer than one frame requested.
+Frames are the frames of a sequential decode (the truth): frame ``i`` is the ``i``-th picture in presentation
+order, turned upright by the file's display rotation (as ``ffmpeg`` and players do), as ``(n, H, W, 3)`` uint8 RGB.
+
+Time windows (``start_time`` / ``end_time`` seconds) keep the frames whose presentation timestamps lie in
+``[start_time, end_time]`` (:func:`frame_range_by_time`): right for variable frame rates and for GIFs with
+per-frame durations. On constant-frame-rate clips this is the official ``int(fps * t)`` except for a start time
+strictly between two frames, where the official code starts one frame earlier (:func:`trim_to_frame_range` keeps
+the official formula).
+
+Decoder policy (:func:`load_frames` ``backend="auto"``, :func:`resolve_backend` tells the choice): PyAV first
+indexes the file (demuxing packets, no picture decoding but the first, for the rotation); decord is used only where
+its random access was measured exact — H.264 in MP4/MOV (.mp4, .m4v, .mov), no display rotation, decord's frame
+count and timestamps equal to the index's (within 1 ms) — which keeps the official reader and its pixels on
+ordinary clips (parity tested). Everything else is decoded with PyAV, which seeks to the keyframe before each wanted
+frame and identifies frames by presentation timestamp, falling back to decoding from the start when the file's
+timestamps or seeking cannot be trusted. Measured on generated clips (tests/test_video_frames_matrix.py): decord
+returns wrong frames for B-frame MPEG-4 Part 2 in AVI, MP4 and MKV, for H.264 in AVI (B-frames or all-intra),
+for ASF (wmv), and scrambled pixels for 90°/270° rotations; it was right on H.264 in MP4/MOV/MKV, HEVC and VP9,
+but outside MP4/MOV H.264 its timestamps cannot be checked against a sample table, so those go to PyAV too.
+``backend="decord"`` reads as decord does (except 90°/270° rotations, refused), ``backend="pyav"`` always PyAV.
+Cost: the index adds a few milliseconds per file on the decord path; see ``benchmarks/processor.py``.
+
+GIFs are read with Pillow, still images as one frame. When the sampled frames span several keyframe intervals,
+separate decord readers decode them in parallel (same frames; ``TARSIER_DECODE_WORKERS`` sets how many, default
+``min(4, cpu count)``). :func:`map_frames` applies a per-frame function while decoding goes on.
+:func:`frames_from_decoded` takes frames the caller already holds (PIL images, numpy arrays, torch tensors).
+Extensions: one list here (:data:`VIDEO_EXTENSIONS`, :data:`CLIP_EXTENSIONS` = videos + GIF,
+:data:`MEDIA_EXTENSIONS`), used by the processor, the CLI and the tasks.
+
+Every problem with an input raises :class:`MediaError` naming the file and the problem: missing file, unsupported
+extension, corrupt or truncated video, zero-frame video, start time beyond the end, an empty time window, fewer than
+one frame requested, a missing decoder ("PyAV is not installed (pip install av)"). decord's own C++ log line for a
+file it cannot open is silenced (the error carries it).
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import os
 import random
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+try:
+    from PIL import Image, UnidentifiedImageError
+except ImportError as error:  # transformers' remote-code check would say "pip install PIL"; the package is pillow
+    raise ImportError("Pillow is not installed (pip install pillow)") from error
 
 try:
     # Loaded before decord on purpose: decord bundles its own FFmpeg and libvpx, and when those are loaded first
@@ -42,6 +73,7 @@ except ImportError:  # PyAV is optional when decord is installed
     av = None
 
 __all__ = [
+    "CLIP_EXTENSIONS",
     "DEFAULT_NUM_FRAMES",
     "GIF_EXTENSIONS",
     "IMAGE_EXTENSIONS",
@@ -50,25 +82,27 @@ __all__ = [
     "MediaError",
     "check_num_frames",
     "find_media_files",
+    "frame_range_by_time",
     "frames_from_decoded",
     "load_frames",
     "map_frames",
     "media_kind",
+    "resolve_backend",
     "sample_frame_indices",
+    "sample_frame_indices_tarsier2",
     "sample_stage1_indices",
     "sample_stage2_indices",
     "trim_to_frame_range",
 ]
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".webm", ".mov", ".mkv", ".wmv"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".avi", ".webm", ".mov", ".mkv", ".wmv"})
 GIF_EXTENSIONS = frozenset({".gif"})
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
-MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | GIF_EXTENSIONS | IMAGE_EXTENSIONS
+# Files with several frames in time (what a video benchmark indexes), and every file load_frames reads.
+CLIP_EXTENSIONS = VIDEO_EXTENSIONS | GIF_EXTENSIONS
+MEDIA_EXTENSIONS = CLIP_EXTENSIONS | IMAGE_EXTENSIONS
 DEFAULT_NUM_FRAMES = 8
 
-# decord's random access returns wrong frames for ASF (.wmv) files without a seek index (tests/test_video_io.py
-# shows it on a generated clip), so "auto" decodes them with PyAV, which reads sequentially.
-_DECORD_SEEKS_WRONG = frozenset({".wmv"})
 # Parallel decord readers for clips with several keyframe intervals (more rarely pays off beyond 4).
 _MAX_DECODE_WORKERS = 4
 
@@ -137,6 +171,16 @@ def sample_frame_indices(total_frames: int, num_frames: int = DEFAULT_NUM_FRAMES
     return [round(i * (total_frames - 1) / (num_frames - 1)) for i in range(num_frames)]
 
 
+def sample_frame_indices_tarsier2(total_frames: int, num_frames: int = 16) -> list[int]:
+    """Tarsier2's inference sampling (bytedance/tarsier ``dataset/custom_data_parsers/utils.py``,
+    ``_sample_frame_indices_v1``): :func:`sample_frame_indices`, except that a clip of at most ``num_frames``
+    frames gives each of its frames once (no repeats), so a short clip yields fewer than ``num_frames`` frames."""
+    _check_counts(total_frames, num_frames)
+    if num_frames > 1 and total_frames <= num_frames:
+        return list(range(total_frames))
+    return sample_frame_indices(total_frames, num_frames)
+
+
 def _as_rng(rng: random.Random | int | None) -> random.Random:
     return rng if isinstance(rng, random.Random) else random.Random(rng)
 
@@ -195,16 +239,62 @@ def trim_to_frame_range(
     return first, last
 
 
+def frame_range_by_time(
+    times: Sequence[float], start_time: float | None, end_time: float | None, source: str = "video"
+) -> tuple[int, int]:
+    """``(first, last)`` frame (inclusive) of the frames whose presentation time (``times[i]``, seconds since the
+    first frame, ascending) lies in ``[start_time, end_time]``. ``None`` (or an end time <= 0, as officially) means
+    the clip's own start / end. Works for variable frame rates and GIFs with per-frame durations.
+
+    On a constant-frame-rate clip the last frame equals the official ``int(fps * end_time)``; the first differs from
+    the official ``int(fps * start_time)`` (:func:`trim_to_frame_range`) only when ``start_time`` falls strictly
+    between two frames: the official code then starts with the frame already on screen, this with the next one."""
+    total = len(times)
+    first, last = 0, total - 1
+    if start_time is None and (end_time is None or end_time <= 0):
+        return first, last
+    if not times:
+        raise MediaError(f"{source}: cannot trim by time, the frame timestamps and frame rate are unknown")
+    if start_time is not None:
+        if start_time < 0:
+            raise MediaError(f"{source}: start_time must be >= 0 seconds, got {start_time}")
+        first = bisect.bisect_left(times, start_time - _TIME_EPSILON)
+        if first > total - 1:
+            raise MediaError(
+                f"{source}: start_time {start_time}s is beyond the end of the clip "
+                f"({total} frames, the last at {times[-1]:.3f}s)"
+            )
+    if end_time is not None and end_time > 0:
+        if start_time is not None and end_time <= start_time:
+            raise MediaError(f"{source}: end_time {end_time}s must be after start_time {start_time}s")
+        last = bisect.bisect_right(times, end_time + _TIME_EPSILON) - 1
+        if last < first:
+            raise MediaError(
+                f"{source}: no frame is shown between start_time {start_time}s and end_time {end_time}s "
+                f"(frames at {times[first - 1] if first else 0:.3f}s and {times[first]:.3f}s)"
+            )
+    return first, last
+
+
+_TIME_EPSILON = 1e-6  # seconds: a timestamp equal to a bound up to float rounding is inside
+
+
 def _indices_in_clip(
-    total_frames: int,
-    fps: float,
+    times: Sequence[float] | int,
     num_frames: int,
     start_time: float | None,
     end_time: float | None,
     sampler: Sampler | None,
     source: str,
 ) -> list[int]:
-    first, last = trim_to_frame_range(total_frames, fps, start_time, end_time, source)
+    """Sampled frame indices (into the whole clip) after trimming to ``[start_time, end_time]`` by ``times``
+    (frame presentation times; an ``int`` is a frame count without timestamps)."""
+    if isinstance(times, int):
+        if start_time is not None or (end_time is not None and end_time > 0):
+            raise MediaError(f"{source}: cannot trim by time, the frame timestamps and frame rate are unknown")
+        first, last = 0, times - 1
+    else:
+        first, last = frame_range_by_time(times, start_time, end_time, source)
     clip_length = last - first + 1
     try:
         relative = list(sampler(clip_length)) if sampler is not None else sample_frame_indices(clip_length, num_frames)
@@ -233,10 +323,13 @@ def load_frames(
     Args:
         path: the media file; its kind comes from the extension (:func:`media_kind`).
         num_frames: frames to take with :func:`sample_frame_indices` (ignored for still images, which are one frame).
-        start_time, end_time: optional trimming in seconds before sampling (videos and GIFs).
+        start_time, end_time: optional trimming in seconds before sampling (videos and GIFs): the frames whose
+            presentation timestamps lie in ``[start_time, end_time]`` (:func:`frame_range_by_time`).
         sampler: replaces the inference sampling, e.g. ``functools.partial(sample_stage1_indices, rng=seed)``.
-        backend: ``"auto"`` (decord, falling back to PyAV; PyAV for .wmv), ``"decord"`` or ``"pyav"``; videos
-            only.
+        backend: ``"auto"`` (decord where its random access is exact, else PyAV; see the module docstring),
+            ``"decord"`` or ``"pyav"``; videos only.
+
+    Returns the frames upright (display rotation applied). Raises :class:`MediaError` for every bad input.
     """
     decoded = {}
     indices = _decode_into(decoded.__setitem__, path, num_frames, start_time, end_time, sampler, backend)
@@ -305,8 +398,10 @@ def _decode_gif(sink, path, num_frames, start_time, end_time, sampler) -> list[i
             for index in range(total):
                 gif.seek(index)
                 durations_ms.append(gif.info.get("duration", 0) or 0)
-            fps = total / (sum(durations_ms) / 1000) if sum(durations_ms) > 0 else 0.0
-            indices = _indices_in_clip(total, fps, num_frames, start_time, end_time, sampler, str(path))
+            # frame i is shown from the sum of the durations before it; no durations at all: no timing
+            times = list(itertools.accumulate(durations_ms[:-1], initial=0)) if any(durations_ms) else []
+            times = [t / 1000 for t in times]
+            indices = _indices_in_clip(times if times else total, num_frames, start_time, end_time, sampler, str(path))
             for index in sorted(set(indices)):
                 gif.seek(index)
                 sink(index, np.asarray(gif.convert("RGB")))
@@ -317,29 +412,102 @@ def _decode_gif(sink, path, num_frames, start_time, end_time, sampler) -> list[i
     return indices
 
 
+def resolve_backend(path: str | os.PathLike, backend: str = "auto") -> str:
+    """The decoder :func:`load_frames` uses for the video ``path`` with ``backend``: ``"decord"`` or ``"pyav"``.
+    ``"auto"`` picks decord only where its random access is exact (see the module docstring). Raises
+    :class:`MediaError` for unreadable files and missing decoders."""
+    path = Path(path)
+    if media_kind(path) != "video":
+        raise MediaError(f"{path}: not a video file (the backend choice concerns videos only)")
+    if not path.is_file():
+        raise MediaError(f"{path}: file not found")
+    return _plan(path, backend)[0]
+
+
 def _decode_video(sink, path, num_frames, start_time, end_time, sampler, backend) -> list[int]:
+    chosen, reader, index = _plan(path, backend)
+    if chosen == "decord":
+        return _decode_with_decord(sink, path, reader, index, num_frames, start_time, end_time, sampler)
+    return _decode_with_pyav(sink, path, index, num_frames, start_time, end_time, sampler)
+
+
+def _plan(path: Path, backend: str):
+    """``(decoder, decord reader or None, PyAV stream index or None)`` for ``backend`` on ``path``."""
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
-    if backend == "auto" and path.suffix.lower() in _DECORD_SEEKS_WRONG:
-        backend = "pyav"
-    problems = []
-    if backend in ("auto", "decord"):
+    decord = _import_decord() if backend != "pyav" else None
+    if backend == "pyav" and av is None:
+        raise MediaError(f"{path}: cannot decode video with backend='pyav': {_NO_PYAV}")
+    if backend == "decord" and decord is None:
+        raise MediaError(f"{path}: cannot decode video with backend='decord': {_NO_DECORD}")
+    if av is None and decord is None:
+        raise MediaError(f"{path}: cannot decode video, no video decoder is installed: {_NO_PYAV}")
+    index = None
+    if av is not None:
         try:
-            return _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler)
+            index = _probe(path)  # MediaError for corrupt, truncated or zero-frame files
         except MediaError:
-            raise
-        except Exception as error:  # decord raises bare RuntimeError/DECORDError for every kind of failure
-            if backend == "decord":
+            if backend != "decord":
+                raise
+    if decord is not None:
+        try:
+            with _stderr_silenced():
+                reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        except Exception as error:  # noqa: BLE001 (decord raises bare RuntimeError/DECORDError for every kind of failure)
+            if backend == "decord" or index is None:
                 raise MediaError(_decode_failure(path, [f"decord: {_first_line(error)}"])) from None
-            problems.append(f"decord: {_first_line(error)}")
+            reader = None  # PyAV reads the file: decode it with PyAV
+        if reader is not None:
+            problem = _decord_problem(path, reader, index)
+            if backend == "decord" and problem is not None and problem.startswith(_DECORD_CANNOT):
+                raise MediaError(f"{path}: {problem}; use backend='pyav' or 'auto'")
+            if backend == "decord" or problem is None:
+                return "decord", reader, index
+            if index is None:
+                raise MediaError(f"{path}: {_NO_PYAV}; decord alone does not read this file exactly ({problem})")
+    return "pyav", None, index
+
+
+_NO_PYAV = "PyAV is not installed (pip install av)"
+_NO_DECORD = "decord is not installed (pip install decord; wheels exist for Linux x86_64 only)"
+_DECORD_CANNOT = "decord cannot apply"
+# decord's random access is exact where its frame index is: MP4/MOV (the index is the container's sample table)
+# holding H.264. Elsewhere it mis-orders B-frames (MPEG-4 Part 2 in AVI) or has no timestamps to check; see
+# tests/test_video_frames_matrix.py and the module docstring for the measured cases.
+_DECORD_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2"})
+_DECORD_CODECS = frozenset({"h264"})
+
+
+def _import_decord():
     try:
-        # Frames decord handed over before failing are handed over again: the sink keeps the last one.
-        return _decode_with_pyav(sink, path, num_frames, start_time, end_time, sampler)
-    except MediaError:
-        raise
-    except Exception as error:
-        problems.append(f"PyAV: {_first_line(error)}")
-        raise MediaError(_decode_failure(path, problems)) from None
+        import decord
+    except ImportError:
+        return None
+    decord.logging.set_level(decord.logging.QUIET)  # its FFmpeg's messages ("moov atom not found", ...)
+    return decord
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration: decord's C++ logger writes "ERROR opening: ..." there
+    for every file it cannot open (decord.logging's level does not reach it), before raising an exception that
+    carries the same text. Only the opening of the first reader is wrapped (a few milliseconds)."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable stderr: nothing to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _decode_failure(path, problems) -> str:
@@ -355,19 +523,124 @@ def _no_frames(path) -> MediaError:
     return MediaError(f"{path}: zero-frame video, no video frames found")
 
 
-def _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
-    import decord  # optional dependency: ImportError sends us to PyAV
+@dataclass(frozen=True)
+class _StreamIndex:
+    """What the container says about the first video stream, read by PyAV without decoding pictures (except the
+    first one, for the display rotation).
 
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    ``pts``: each frame's presentation timestamp (stream time base) in display order, or ``None`` when the packets
+    carry none (then frames are counted in decoding order); ``times``: seconds since the first frame (empty when
+    unknown); ``keyframes``: sorted presentation timestamps of keyframes; ``rotation``: degrees counter-clockwise to
+    turn stored pictures for display (FFmpeg's display-matrix angle: 0, ±90, ±180)."""
+
+    count: int
+    pts: list[int] | None
+    times: list[float]
+    keyframes: list[int]
+    rotation: int
+    codec: str
+    container: str
+
+
+def _probe(path: Path) -> _StreamIndex:
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise _no_frames(path)
+            stream = container.streams.video[0]
+            time_base, codec, form = stream.time_base, stream.codec_context.name, container.format.name
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            pts, keyframes, count = [], [], 0
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                count += 1
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                    if packet.is_keyframe:
+                        keyframes.append(packet.pts)
+        rotation = _first_frame_rotation(path) if count else 0
+    except MediaError:
+        raise
+    except Exception as error:  # noqa: BLE001 (PyAV and FFmpeg raise many kinds for an unreadable file)
+        raise MediaError(_decode_failure(path, [f"PyAV: {_first_line(error)}"])) from None
+    if count == 0:
+        raise _no_frames(path)
+    if len(pts) == count and len(set(pts)) == count:
+        pts.sort()
+        times = [float((p - pts[0]) * time_base) for p in pts]
+        return _StreamIndex(count, pts, times, sorted(keyframes), rotation, codec, form)
+    times = [i / fps for i in range(count)] if fps > 0 else []  # no usable timestamps: the average frame rate
+    return _StreamIndex(count, None, times, [], rotation, codec, form)
+
+
+def _first_frame_rotation(path: Path) -> int:
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            return round(frame.rotation or 0)
+    return 0
+
+
+def _upright(frame: np.ndarray, rotation: int) -> np.ndarray:
+    """``frame`` turned by ``rotation`` degrees counter-clockwise (what players show), as a contiguous array."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
+
+
+def _decord_problem(path, reader, index: _StreamIndex | None) -> str | None:
+    """Why decord's random access cannot be trusted on this file, or ``None`` when it reads exactly the frames of
+    ``index`` (same count, same timestamps, no rotation it gets wrong)."""
+    if index is None:  # PyAV missing: judge from decord's own index
+        if path.suffix.lower() not in _DECORD_EXTENSIONS:
+            return f"decord seeks by guesswork in {path.suffix} files"
+        times = _decord_times(reader)
+        if times is None:
+            return "decord's index has no valid timestamps"
+        return None
+    if round(index.rotation) % 180:
+        return f"{_DECORD_CANNOT} a {abs(index.rotation)}° display rotation (it returns scrambled pixels)"
+    if index.rotation:
+        return f"the file has a {abs(index.rotation)}° display rotation"
+    if index.container not in _DECORD_CONTAINERS or index.codec not in _DECORD_CODECS:
+        return f"decord's frame index is not exact for {index.codec} in {index.container.split(',')[0]}"
+    if len(reader) != index.count:
+        return f"decord counts {len(reader)} frames, the container {index.count}"
+    times = _decord_times(reader)
+    if times is None or index.pts is None:
+        return "no valid frame timestamps"
+    if max(abs(a - b) for a, b in zip(times, index.times, strict=True)) > _TIMESTAMP_TOLERANCE:
+        return "decord's frame timestamps differ from the container's"
+    return None
+
+
+_DECORD_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v"})
+_TIMESTAMP_TOLERANCE = 1e-3  # seconds: decord reports float32 timestamps
+
+
+def _decord_times(reader) -> list[float] | None:
+    """decord's frame start times in seconds since the first frame, or ``None`` when its index lacks them."""
+    starts = reader.get_frame_timestamp(np.arange(len(reader)))[:, 0].astype(np.float64)
+    if len(starts) == 0 or not np.all(np.isfinite(starts)) or starts.min() < -1 or np.any(np.diff(starts) <= 0):
+        return None
+    return (starts - starts[0]).tolist()
+
+
+def _decode_with_decord(sink, path, reader, index, num_frames, start_time, end_time, sampler) -> list[int]:
+    import decord
+
     total = len(reader)
     if total == 0:
         raise _no_frames(path)
-    indices = _indices_in_clip(total, reader.get_avg_fps(), num_frames, start_time, end_time, sampler, str(path))
+    if index is not None and index.count == total and index.times:
+        times = index.times
+    else:
+        times = _decord_times(reader) or _times_at_rate(total, reader.get_avg_fps())
+    indices = _indices_in_clip(times or total, num_frames, start_time, end_time, sampler, str(path))
     chunks = _split_at_keyframes(sorted(set(indices)), list(reader.get_key_indices()), _decode_workers())
 
     def decode(chunk: list[int], own_reader) -> None:
-        for index in chunk:
-            sink(index, own_reader[index].asnumpy())
+        for i in chunk:
+            sink(i, own_reader[i].asnumpy())
 
     if len(chunks) == 1:
         decode(chunks[0], reader)
@@ -383,7 +656,15 @@ def _decode_with_decord(sink, path, num_frames, start_time, end_time, sampler) -
     return indices
 
 
+def _times_at_rate(total: int, fps: float) -> list[float]:
+    return [i / fps for i in range(total)] if fps and fps > 0 else []
+
+
 def _decode_workers() -> int:
+    """Parallel decord readers; ``TARSIER_DECODE_WORKERS`` overrides the default ``min(4, os.cpu_count())``."""
+    configured = os.environ.get("TARSIER_DECODE_WORKERS")
+    if configured:
+        return max(1, int(configured))
     return max(1, min(_MAX_DECODE_WORKERS, os.cpu_count() or 1))
 
 
@@ -408,35 +689,69 @@ def _split_at_keyframes(indices: list[int], keyframes: list[int], max_chunks: in
     return [indices[a:b] for a, b in itertools.pairwise(best)]
 
 
-def _decode_with_pyav(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:
-    if av is None:
-        raise ImportError("PyAV is not installed (pip install av)")
+def _decode_with_pyav(sink, path, index: _StreamIndex, num_frames, start_time, end_time, sampler) -> list[int]:
+    indices = _indices_in_clip(index.times or index.count, num_frames, start_time, end_time, sampler, str(path))
+    wanted = sorted(set(indices))
+    try:
+        if index.pts is None or not _decode_by_seeking(sink, path, index, wanted):
+            _decode_sequentially(sink, path, index, wanted)
+    except MediaError:
+        raise
+    except Exception as error:  # noqa: BLE001 (any decoder failure is reported with the file)
+        raise MediaError(_decode_failure(path, [f"PyAV: {_first_line(error)}"])) from None
+    return indices
+
+
+def _decode_by_seeking(sink, path, index: _StreamIndex, wanted: list[int]) -> bool:
+    """Decode the ``wanted`` frames (sorted indices) by presentation timestamp, seeking to the keyframe before a
+    wanted frame whenever that keyframe lies beyond what is already decoded. Frames are identified by timestamp,
+    so seeking never changes which frame is delivered; returns ``False`` (nothing is trusted) when the decoder
+    does not land where the index says, and the caller decodes sequentially instead."""
+    targets = [index.pts[i] for i in wanted]
     with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise _no_frames(path)
         stream = container.streams.video[0]
-        # Some containers (webm, mkv, wmv) store no frame count: count the packets, as decord's index does.
-        total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size > 0)
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
-    if total == 0:
-        raise _no_frames(path)
-    indices = _indices_in_clip(total, fps, num_frames, start_time, end_time, sampler, str(path))
-    wanted, delivered, decoded_count = set(indices), 0, 0
+        stream.thread_type = "AUTO"
+        frames, position = None, None  # decoder iterator and the timestamp of the last decoded frame
+        for i, target in zip(wanted, targets, strict=True):
+            keyframe = index.keyframes[bisect.bisect_right(index.keyframes, target) - 1] if index.keyframes else None
+            if frames is None or (keyframe is not None and position is not None and keyframe > position):
+                if frames is not None or (keyframe is not None and keyframe > index.pts[0]):
+                    container.seek(keyframe, stream=stream, backward=True, any_frame=False)
+                frames, position = container.decode(stream), None
+            found = None
+            for frame in frames:
+                if frame.pts is None:
+                    return False
+                if position is None and frame.pts > target:
+                    return False  # the seek went past the target
+                position = frame.pts
+                if frame.pts == target:
+                    found = frame
+                    break
+                if frame.pts > target:
+                    return False  # a frame the index promised is missing
+            if found is None:
+                return False
+            sink(i, _upright(found.to_ndarray(format="rgb24"), index.rotation))
+    return True
+
+
+def _decode_sequentially(sink, path, index: _StreamIndex, wanted: list[int]) -> None:
+    """Decode from the first frame on, counting frames in output order: the reference every other path must match."""
+    remaining, decoded = set(wanted), 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            if decoded_count in wanted:
-                sink(decoded_count, frame.to_ndarray(format="rgb24"))
-                delivered += 1
-            decoded_count += 1
-            if decoded_count > max(indices):
-                break
-    if delivered < len(wanted):
-        raise MediaError(
-            f"{path}: truncated video, the container lists {total} frames but only {decoded_count} could be decoded"
-        )
-    return indices
+            if decoded in remaining:
+                sink(decoded, _upright(frame.to_ndarray(format="rgb24"), index.rotation))
+                remaining.discard(decoded)
+            decoded += 1
+            if not remaining:
+                return
+    raise MediaError(
+        f"{path}: truncated video, the container lists {index.count} frames but only {decoded} could be decoded"
+    )
 
 
 # --------------------------------------------------------------------------------------------- decoded frames
@@ -454,7 +769,7 @@ def frames_from_decoded(
     if not as_list:
         raise MediaError(f"{source}: zero-frame video, no frames given")
     if sampler is not None or num_frames is not None:
-        indices = _indices_in_clip(len(as_list), 0.0, num_frames or 1, None, None, sampler, source)
+        indices = _indices_in_clip(len(as_list), num_frames or 1, None, None, sampler, source)
         as_list = [as_list[i] for i in indices]
     return as_list
 

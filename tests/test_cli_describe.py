@@ -1,119 +1,196 @@
-"""`tarsier describe` end to end: a real subprocess on a tiny local checkpoint (random weights, so the checks are on
-exit status and output structure, not on the words)."""
+"""`tarsier describe` as a command: exact output, exit statuses, fast and clear failures, lazy imports."""
 
 import json
-import os
+import shutil
+import socket
 import subprocess
 import sys
-import sysconfig
-from pathlib import Path
+import time
 
 import pytest
-from _proc_media import DEMO_VIDEO, write_gif, write_image, write_video
+import torch
+from _describe_helpers import cli_env, reference_descriptions, run_tarsier, write_media_set
 
-from tarsier_hf.cli import expand_inputs, main, prompt_for
+from tarsier_hf.cli import main
+from tarsier_hf.loading import load_tarsier
 from tarsier_hf.testing import save_tiny_checkpoint
-from tarsier_hf.video_io import MediaError
 
-
-def tarsier_command() -> list[str]:
-    """The installed console script, or the module when the package is not installed with its scripts."""
-    script = Path(sysconfig.get_path("scripts")) / "tarsier"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tarsier_hf.cli"]
-
-
-def run_tarsier(*args, timeout=240):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run(
-        [*tarsier_command(), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+FRAMES, NEW_TOKENS = 4, 8
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp("cli") / "tiny", layout="native")
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("cli") / "tiny")
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("inputs")
-    media = folder / "media"
-    media.mkdir()
-    write_gif(media / "b.gif", num_frames=6)
-    write_image(media / "a.png")
-    (media / "readme.txt").write_text("not media")
-    return {"video": write_video(folder / "clip.mp4", num_frames=20), "folder": media}
+def media(tmp_path_factory):
+    return write_media_set(tmp_path_factory.mktemp("media"), 4)  # mp4 32x32, mp4 64x48, GIF, PNG
 
 
-def test_describe_several_inputs_as_json_lines(checkpoint, inputs):
+@pytest.fixture(scope="module")
+def reference(checkpoint, media):
+    model, processor = load_tarsier(str(checkpoint), device="cpu")
+    return reference_descriptions(model, processor, media, FRAMES, NEW_TOKENS)
+
+
+@pytest.fixture
+def silent_hub():
+    """A TCP port that accepts connections and never answers (a Hub behind a black-holing firewall)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def hub_cache_with(checkpoint, cache, repo_id="someone/tiny-tarsier"):
+    """The Hugging Face cache layout (refs/main → snapshot folder) holding ``checkpoint`` as ``repo_id``."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(checkpoint, repo / "snapshots" / revision)
+    return repo_id
+
+
+def test_help_and_argument_errors_import_neither_torch_nor_transformers(tmp_path, media):
+    script = f"""
+import json, sys
+from tarsier_hf.cli import main
+codes = []
+for argv in (["--help"], ["describe", "--help"], ["describe", "x.mp4", "--frames", "0"], ["describe"],
+             ["describe", {str(tmp_path / "missing.mp4")!r}], ["describe", {str(media[0])!r}, "--model", "/no/such/dir"]):
+    try:
+        codes.append(main(argv))
+    except SystemExit as exit:
+        codes.append(exit.code)
+heavy = sorted(m for m in ("torch", "transformers", "tarsier_hf.modeling_tarsier") if m in sys.modules)
+print(json.dumps({{"codes": codes, "heavy": heavy}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(), timeout=120, check=False
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report == {"codes": [0, 0, 2, 2, 2, 1], "heavy": []}, result.stderr
+    assert "argument --frames: must be >= 1, got 0" in result.stderr
+    assert "error: no inputs" in result.stderr
+    assert f"{tmp_path / 'missing.mp4'}: file not found" in result.stderr
+    assert "error: cannot load the model: /no/such/dir: folder not found" in result.stderr
+
+
+def test_json_output_equals_in_process_generation(checkpoint, media, reference, tmp_path, silent_hub):
+    # Also: a Hub id whose Hub cannot be reached loads from the local cache after one short request.
+    cache = tmp_path / "hub"
+    repo_id = hub_cache_with(checkpoint, cache)
+    env = cli_env(HF_HUB_CACHE=str(cache), HF_ENDPOINT=silent_hub, HF_HUB_ETAG_TIMEOUT="2")
+    del env["HF_HUB_OFFLINE"]
     result = run_tarsier(
         "describe",
-        DEMO_VIDEO,
-        inputs["folder"],
+        *media,
         "--model",
-        checkpoint,
+        repo_id,
         "--frames",
-        "4",
+        FRAMES,
         "--max-new-tokens",
-        "6",
+        NEW_TOKENS,
+        "--batch-size",
+        3,
+        "--workers",
+        1,
         "--device",
         "cpu",
         "--json",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["path"] for r in records] == [
-        str(DEMO_VIDEO),
-        str(inputs["folder"] / "a.png"),
-        str(inputs["folder"] / "b.gif"),
-    ]
-    assert all(set(r) == {"path", "description"} and isinstance(r["description"], str) for r in records)
-    assert "Describing" in result.stderr  # progress bar for several inputs
+    assert [r["path"] for r in records] == [str(p) for p in media]
+    assert [r["description"] for r in records] == reference
+    assert [r["frames"] for r in records] == [FRAMES, FRAMES, FRAMES, 1]
+    assert {r["model"] for r in records} == {repo_id}
+    assert [r["prompt"] for r in records] == ["Describe the video in detail."] * 3 + ["Describe the image in detail."]
+    assert all(r["new_tokens"] <= NEW_TOKENS and r["decode_s"] > 0 and r["generate_s"] > 0 for r in records)
+    assert [r["batch_size"] for r in records] == [3, 3, 3, 1]
+    assert "Describing" in result.stderr  # progress bar
 
 
-def test_describe_one_input_prints_the_description(checkpoint, inputs):
-    result = run_tarsier(
-        "describe", inputs["video"], "--model", checkpoint, "--max-new-tokens", "5", "--prompt", "What happens?"
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.endswith("\n") and len(result.stdout.splitlines()) <= 5  # one description, no path prefix
-    assert "Describing" not in result.stderr
+def test_one_input_prints_only_its_description(checkpoint, media, reference, capsys):
+    arguments = ["--frames", str(FRAMES), "--max-new-tokens", str(NEW_TOKENS), "--workers", "0", "--device", "cpu"]
+    assert main(["describe", str(media[1]), "--model", str(checkpoint), *arguments]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == reference[1] + "\n"
+    assert "Describing" not in captured.err
 
 
-def test_bad_input_stops_before_any_output(checkpoint, inputs, tmp_path):
-    missing = tmp_path / "missing.mp4"
-    result = run_tarsier("describe", inputs["video"], missing, "--model", checkpoint, "--json")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert f"{missing}: file not found" in result.stderr
-    assert "Loading weights" not in result.stderr  # inputs are checked before the model loads
-
-
-@pytest.mark.parametrize(
-    "name, message",
-    [("notes.txt", "unsupported file extension '.txt'"), ("broken.mp4", "cannot decode video")],
-)
-def test_bad_files_in_process(checkpoint, inputs, tmp_path, capsys, name, message):
-    bad = tmp_path / name
-    bad.write_bytes(b"\0" * 4000)
-    assert main(["describe", str(inputs["video"]), str(bad), "--model", str(checkpoint)]) == 2
+@pytest.mark.parametrize("bad", ["missing.mp4", "notes.txt"])
+def test_unusable_inputs_exit_2_before_the_model_loads(checkpoint, media, tmp_path, capsys, bad):
+    path = tmp_path / bad
+    if bad.endswith(".txt"):
+        path.write_text("not media")
+    assert main(["describe", str(media[0]), str(path), "--model", str(checkpoint)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert f"{bad}: {message}" in captured.err
+    message = "file not found" if bad == "missing.mp4" else "unsupported file extension '.txt'"
+    assert f"tarsier describe: error: {path}: {message}" in captured.err
+    assert "Loading weights" not in captured.err
 
 
-def test_frames_must_be_positive(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["describe", "x.mp4", "--frames", "0"])
-    assert exit_info.value.code == 2
-    assert "must be >= 1" in capsys.readouterr().err
+def test_output_that_is_not_a_describe_output_exits_2(checkpoint, media, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    output.write_text('{"accuracy": 0.5}\n')
+    assert main(["describe", str(media[0]), "--model", str(checkpoint), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f'tarsier describe: error: --output: {output}:1: not a tarsier describe record (needs "path" and "description")\n'
+    )
+    assert output.read_text() == '{"accuracy": 0.5}\n'
 
 
-def test_input_expansion_and_prompts(inputs, tmp_path):
-    files = expand_inputs([inputs["video"], inputs["folder"]])
-    assert [f.name for f in files] == ["clip.mp4", "a.png", "b.gif"]
-    with pytest.raises(MediaError, match="no media files"):
-        expand_inputs([tmp_path])
-    assert prompt_for(files[0], None) == "<video>\nDescribe the video in detail."
-    assert prompt_for(files[1], None) == "<video>\nDescribe the image in detail."
-    assert prompt_for(files[0], "<video> What is shown?") == "<video>\nWhat is shown?"
+def test_model_problems_exit_1_with_one_line(checkpoint, media, tmp_path, silent_hub):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["--model", str(empty)], {}, f"{empty}: the folder has no config.json"),
+        (["--model", "someone/not-cached"], {}, "someone/not-cached: not in the local Hugging Face cache"),
+        (
+            ["--model", "someone/not-cached"],
+            {"HF_HUB_OFFLINE": None, "HF_ENDPOINT": silent_hub, "HF_HUB_ETAG_TIMEOUT": "2"},
+            f"cannot reach the Hugging Face Hub at {silent_hub}",
+        ),
+    ]
+    for arguments, extra, message in cases:
+        env = cli_env(HF_HOME=str(tmp_path / "hf_home"))
+        for name, value in extra.items():
+            env.pop(name, None) if value is None else env.__setitem__(name, value)
+        start = time.monotonic()
+        result = run_tarsier("describe", media[0], *arguments, env=env, timeout=60)
+        elapsed = time.monotonic() - start
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+        assert result.stderr.startswith("tarsier describe: error: cannot load the model: ")
+        assert elapsed < 30  # the unreachable Hub costs one request of HF_HUB_ETAG_TIMEOUT (2 s), not retries
+
+
+@pytest.mark.parametrize("device, message", [("cuda", "no CUDA GPU is available"), ("tpu:0", "unknown device")])
+def test_unavailable_device_exits_1_with_one_line(checkpoint, media, monkeypatch, capsys, device, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["describe", str(media[0]), "--model", str(checkpoint), "--device", device]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"tarsier describe: error: cannot load the model {str(checkpoint)!r}"
+    )
+    assert f"device {device!r}: {message}" in err or f"unknown device {device!r}" in err
+
+
+def test_generation_failure_exits_1(checkpoint, media, monkeypatch, capsys):
+    from tarsier_hf.describe import runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the device fell over")
+
+    monkeypatch.setattr(runner, "generate_batch", broken)
+    status = main(["describe", str(media[0]), "--model", str(checkpoint), "--workers", "0", "--device", "cpu"])
+    assert status == 1
+    assert "tarsier describe: error: generation failed: RuntimeError: the device fell over" in capsys.readouterr().err

@@ -7,13 +7,15 @@
 ``--model_args`` (all optional):
 
 - ``pretrained`` (``omni-research/Tarsier-7b``), ``revision``: checkpoint, official Hub layout or this package's.
-- ``num_frames`` (8): frames sampled uniformly from each video, first and last included (``tarsier_hf.video_io``).
+- ``num_frames`` (the family's default: 8 for Tarsier, 16 for Tarsier2): frames sampled uniformly from each video,
+  first and last included (``tarsier_hf.video_io``). The family is detected from the checkpoint's config.
 - ``max_new_tokens``: when given, overrides the task's ``max_new_tokens`` (dream1k asks for 512, the released
   evaluation's value); otherwise the task's value, else 512.
 - ``dtype`` (``auto``: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU), ``device_map`` (e.g. ``auto`` to spread one model over several GPUs in
   one process), ``attn_implementation`` (default: ``flash_attention_2`` when installed on CUDA, else ``sdpa``): see
   ``tarsier_hf.loading.load_tarsier``.
-- ``video_backend`` (``auto``: decord, else PyAV), ``square_mode`` (``stretch``, the official resize, or ``pad``).
+- ``video_backend`` (``auto``: decord where its random access is exact, PyAV otherwise; see ``tarsier_hf.video_io``),
+  ``square_mode`` (``stretch``, the official resize, or ``pad``).
 
 ``--batch_size N`` batches N requests (left padding); ``--device`` picks the device of a single process. Under
 ``accelerate launch -m lmms_eval ...`` every process loads the model on its own GPU and lmms-eval gives each a
@@ -46,13 +48,17 @@ from PIL import Image
 from tqdm import tqdm
 
 from lmms_tasks import failed_generation, run_protocol
-from tarsier_hf.loading import load_tarsier
+from tarsier_hf.loading import load_tarsier, model_family
 from tarsier_hf.video_io import media_kind
 
 DEFAULT_PRETRAINED = "omni-research/Tarsier-7b"
 DEFAULT_MAX_NEW_TOKENS = 512
 LMMS_EVAL_DEFAULT_STOP = "\n\n"
 FRAME_SAMPLING = "uniform over the clip: frame round(i * (T - 1) / (n - 1)) for i = 0..n-1"
+PROMPT_FORMATS = {
+    "tarsier": "USER: <video>\\n{text} ASSISTANT: ",
+    "tarsier2": "checkpoint chat template on [user: [video, text], assistant: []] (Qwen2-VL format)",
+}
 _GENERATION_KEYS = ("temperature", "top_p", "top_k", "num_beams", "repetition_penalty")
 _PLACEHOLDERS = re.compile(r"<image>|<video>")
 _VICUNA_TURN = re.compile(r"\s*USER:.*ASSISTANT:", re.DOTALL)
@@ -80,7 +86,7 @@ class Tarsier(lmms):
         self,
         pretrained: str = DEFAULT_PRETRAINED,
         revision: str | None = None,
-        num_frames: int | str = 8,
+        num_frames: int | str | None = None,
         max_new_tokens: int | str | None = None,
         dtype: str = "auto",
         device: str | None = None,
@@ -92,7 +98,7 @@ class Tarsier(lmms):
         max_batch_size: int | str | None = None,
     ) -> None:
         super().__init__()
-        self.num_frames = _positive_int(num_frames, "num_frames")
+        self.num_frames = None if num_frames in (None, "", "None") else _positive_int(num_frames, "num_frames")
         self.max_new_tokens = None if max_new_tokens in (None, "", "None") else _positive_int(max_new_tokens, "max_new_tokens")
         self.batch_size_per_gpu = _batch_size(batch_size)
         self.video_backend = video_backend
@@ -124,16 +130,19 @@ class Tarsier(lmms):
             num_frames=self.num_frames,
         )
         self._tokenizer = self.processor.tokenizer
+        self.num_frames = self.processor.num_frames  # the family's default unless num_frames was given
+        self.family = model_family(self._model.config.to_dict())
         run_protocol.report_model_settings(
             model="tarsier",
+            family=self.family,
             pretrained=pretrained,
             revision=revision,
             num_frames=self.num_frames,
             frame_sampling=FRAME_SAMPLING,
-            square_mode=square_mode,
+            square_mode=square_mode if self.family == "tarsier" else None,
             dtype=str(self._model.dtype).removeprefix("torch."),
             max_new_tokens=self.max_new_tokens,
-            prompt_format="USER: <video>\\n{text} ASSISTANT: ",
+            prompt_format=PROMPT_FORMATS[self.family],
         )
         if self.rank == 0:
             eval_logger.info(
@@ -248,7 +257,7 @@ class Tarsier(lmms):
             start_time=[t for p in prompts for t in p.start_times] if videos else None,
             end_time=[t for p in prompts for t in p.end_times] if videos else None,
             video_backend=self.video_backend,
-            square_mode=self.square_mode,
+            **({"square_mode": self.square_mode} if self.family == "tarsier" else {}),
             padding=True,
             padding_side="left",
             return_tensors="pt",

@@ -182,7 +182,8 @@ def test_all_metrics_share_one_scoring_run_and_a_failed_clip_is_reported(tmp_pat
     calls_before = judge_server.calls
     assert utils.dream1k_autodq_f1([row["autodq_f1"] for row in per_doc], args=args) == pytest.approx(2 * 0.2 * 1.0 / 1.2)
     calls = judge_server.calls - calls_before
-    report = utils.dream1k_autodq([row["autodq"] for row in per_doc], args=args)
+    report_file = Path(utils.dream1k_autodq([row["autodq"] for row in per_doc], args=args))
+    report = json.loads(report_file.read_text())
     assert utils.dream1k_autodq_n_failed([row["autodq_n_failed"] for row in per_doc], args=args) == 1
     assert judge_server.calls - calls_before == calls  # the other metrics reuse the first run
 
@@ -192,7 +193,8 @@ def test_all_metrics_share_one_scoring_run_and_a_failed_clip_is_reported(tmp_pat
     scored, failed = per_doc[0]["autodq"], per_doc[1]["autodq"]
     assert (scored["recall"], scored["precision"]) == (0.2, 1.0)
     assert failed["error"] and failed["recall"] is None and failed["precision"] is None
-    assert Path(report["artifacts"]["plot"]).parent.parent == tmp_path / "out" / "org__My-Model"
+    assert report_file.parent.parent == tmp_path / "out" / "org__My-Model"
+    assert (report_file.parent / "autodq.png").is_file()
 
 
 # ----------------------------------------------------------------------------------------------- the model

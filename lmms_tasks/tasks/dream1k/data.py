@@ -27,9 +27,9 @@ import zipfile
 from pathlib import Path
 
 from lmms_tasks.autodq.annotations import ANNOTATIONS_ENV, load_dream1k_annotations
+from tarsier_hf.video_io import CLIP_EXTENSIONS
 
 VIDEO_DIR_ENV = "TARSIER_DREAM1K_VIDEO_DIR"
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".gif"})
 SOURCE_FIELDS = ("hub_repo", "hub_revision", "hub_annotations", "hub_videos", "annotations", "video_dir")
 _EXTRACTED_MARKER = ".extracted"
 
@@ -79,7 +79,7 @@ def index_videos(video_dir: Path) -> dict[str, Path]:
         raise DataSourceError(f"DREAM-1K video folder not found: {video_dir}")
     videos: dict[str, Path] = {}
     for path in sorted(video_dir.rglob("*")):
-        if path.suffix.lower() not in VIDEO_EXTENSIONS or path.name.startswith("._") or "__MACOSX" in path.parts:
+        if path.suffix.lower() not in CLIP_EXTENSIONS or path.name.startswith("._") or "__MACOSX" in path.parts:
             continue
         if path.stem in videos:
             raise DataSourceError(f"two videos for clip {path.stem!r} in {video_dir}: {videos[path.stem]} and {path}")
