@@ -24,7 +24,8 @@ shard of the documents.
 Generation is greedy unless the task or ``--gen_kwargs`` asks for ``do_sample``/``temperature > 0``. The prompt is
 the official one: ``USER: <video>\\n{task text} ASSISTANT: ``, every ``<video>`` expanded to one ``<image>`` per frame.
 A task text that already is one ``USER: ... ASSISTANT: ...`` turn (the ``tarsier_*`` zero-shot tasks send Tarsier's
-released prompts, e.g. ending ``ASSISTANT: Answer: (``) is used unchanged. A document with a ``num_frames`` field
+released prompts, e.g. ending ``ASSISTANT: Answer: (``) is used unchanged by Tarsier (Tarsier2 always gets its
+chat template). A document with a ``num_frames`` field
 (EgoSchema: 16) is read with that many frames instead of the model's ``num_frames``.
 Stop strings (``until``) cut the decoded text, except ``"\\n\\n"``, which lmms-eval adds to every task that sets
 none and which would cut a multi-paragraph description (lmms-eval's own Qwen2.5-VL plugin drops it too).
@@ -243,7 +244,7 @@ class Tarsier(lmms):
         num_frames = frame_counts.pop()
         texts = [
             p.text
-            if p.text is not None
+            if p.text is not None and self.family == "tarsier"  # a Vicuna turn means nothing to Tarsier2's template
             else self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
             for p in prompts
         ]
