@@ -6,7 +6,9 @@ that silently skips Tarsier's newline / end-of-image tokens (Tarsier) or cannot 
 The family is read from the source config (``tarsier_hf.loading.model_family``). The converted checkpoint declares
 ``model_type: "tarsier"`` / ``"tarsier2"``, stores safetensors, and ships the family's configuration, modeling and
 processing files with an ``auto_map``, so it loads with ``AutoModelForImageTextToText`` after ``import tarsier_hf``,
-or anywhere with ``trust_remote_code=True``.
+or anywhere with ``trust_remote_code=True``. A Tarsier checkpoint also gets a model card (``README.md``, written by
+``hub_cards.model_card``; ``base_model`` is the source when that is a Hub id); a Tarsier2 one keeps the source's
+README (the card template describes Tarsier's architecture).
 """
 
 import argparse
@@ -21,7 +23,8 @@ from huggingface_hub import snapshot_download
 from .loading import FAMILIES, model_family
 
 # Files of the official repos besides weights and config that a native checkpoint keeps as they are.
-_PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja", "README.md")
+# README.md is not among them for Tarsier: the converted checkpoint gets its own model card (hub_cards).
+_PASSTHROUGH_FILES = ("preprocessor_config.json", "generation_config.json", "chat_template.jinja")
 _DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -78,9 +81,13 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
         config_class._auto_class = None
         model_class._auto_class = None
     _save_processor(src_path, dst_path, family)
-    for name in _PASSTHROUGH_FILES:
+    for name in _PASSTHROUGH_FILES + (("README.md",) if family != "tarsier" else ()):
         if (src_path / name).exists() and not (dst_path / name).exists():
             shutil.copy2(src_path / name, dst_path / name)
+    if family == "tarsier":
+        from hub_cards.model_card import write_model_card
+
+        write_model_card(dst_path, replace=True, base_model=None if Path(src).exists() else src)
     return dst_path
 
 

@@ -134,7 +134,8 @@ class JudgeStats:
 
 
 class Judge:
-    """Asks the two AutoDQ questions (extract events; judge entailment), through the cache. Use inside one event loop."""
+    """Asks judge questions through the cache: the two AutoDQ ones (extract events; judge entailment) and, with
+    :meth:`ask`, any other metric's (e.g. the Video-ChatGPT QA judgment). Use inside one event loop."""
 
     def __init__(self, config: JudgeConfig, cache: JudgeCache):
         self.config = config
@@ -156,21 +157,35 @@ class Judge:
             lambda reply: parse_judgement_reply(reply, len(events)),
         )
 
-    async def ask(self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str):
+    async def ask(
+        self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str, *, system: str | None = None
+    ):
         """Ask any other prompt through the same cache, re-asks and failure accounting; returns ``parse(reply)``.
 
         ``parse`` raises ``parsing.InvalidReply`` on a reply that does not fit the caller's schema (it is asked
-        again); ``prompt_hash`` identifies the caller's prompt templates in the cache key. Used by LLM annotators
-        other than AutoDQ (e.g. ``lmms_tasks.sbs.annotator``), which bring their own prompt and reply schema.
+        again, up to ``max_reasks`` times); ``prompt_hash`` identifies the caller's prompt templates (a system
+        message included) in the cache key, so that replies made with other prompts are never reused; ``system``
+        is sent as a system message before ``prompt``. Used by the judges other than AutoDQ, which bring their own
+        prompt and reply schema: LLM annotators (``lmms_tasks.sbs.annotator``) and the Video-ChatGPT QA judge
+        (``lmms_tasks.zeroshot.open_qa``). Raises ``JudgeFailure`` when no valid reply came, ``JudgeSetupError``
+        when the judge cannot be used at all.
         """
-        return await self._ask(kind, prompt, parse, prompt_hash)
+        return await self._ask(kind, prompt, parse, prompt_hash, system=system)
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
 
-    async def _ask(self, kind: str, prompt: str, parse: Callable[[str], object], prompt_hash: str = PROMPT_HASH):
+    async def _ask(
+        self,
+        kind: str,
+        prompt: str,
+        parse: Callable[[str], object],
+        prompt_hash: str = PROMPT_HASH,
+        *,
+        system: str | None = None,
+    ):
         last_error = None
         for attempt in range(self.config.max_reasks + 1):
             temperature = self.config.temperature if attempt == 0 else self.config.reask_temperature
@@ -181,7 +196,7 @@ class Judge:
                 prompt=prompt,
                 attempt=attempt,
             )
-            reply = await self._reply(key, kind, prompt, temperature)
+            reply = await self._reply(key, kind, prompt, temperature, system)
             try:
                 return parse(reply)
             except InvalidReply as error:
@@ -190,7 +205,9 @@ class Judge:
                 logger.debug("invalid %s reply (attempt %d): %s", kind, attempt + 1, error)
         raise JudgeFailure(f"{kind}: no valid reply in {self.config.max_reasks + 1} attempts; last: {last_error}")
 
-    async def _reply(self, key: str, kind: str, prompt: str, temperature: float | None) -> str:
+    async def _reply(
+        self, key: str, kind: str, prompt: str, temperature: float | None, system: str | None = None
+    ) -> str:
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
@@ -198,7 +215,7 @@ class Judge:
         # Identical prompts asked concurrently (e.g. two clips with the same prediction) share one request.
         task = self._in_flight.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._request_and_store(key, kind, prompt, temperature))
+            task = asyncio.ensure_future(self._request_and_store(key, kind, prompt, temperature, system))
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._forget_in_flight(key, done))
         return await task
@@ -207,21 +224,23 @@ class Judge:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
 
-    async def _request_and_store(self, key: str, kind: str, prompt: str, temperature: float | None) -> str:
+    async def _request_and_store(
+        self, key: str, kind: str, prompt: str, temperature: float | None, system: str | None = None
+    ) -> str:
         async with self._semaphore:
-            reply = await self._request(prompt, temperature)
+            reply = await self._request(prompt, temperature, system)
         self.stats.requests += 1
         return self.cache.put(key, model=self.config.model, kind=kind, prompt=prompt, reply=reply)
 
-    async def _request(self, prompt: str, temperature: float | None) -> str:
+    async def _request(self, prompt: str, temperature: float | None, system: str | None = None) -> str:
         import openai
 
         client = self._get_client()
         sampling = {} if temperature is None else {"temperature": temperature}
+        messages = [{"role": "system", "content": system}] if system is not None else []
+        messages.append({"role": "user", "content": prompt})
         try:
-            completion = await client.chat.completions.create(
-                model=self.config.model, messages=[{"role": "user", "content": prompt}], **sampling
-            )
+            completion = await client.chat.completions.create(model=self.config.model, messages=messages, **sampling)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
             raise JudgeSetupError(
                 f"the judge endpoint {self._endpoint()} refused model {self.config.model!r} "

@@ -7,10 +7,14 @@ replies computed from the request, so the same request always gets the same repl
   sentence of the description (split at ``.``, stripped, empty pieces dropped; no sentence means no event);
 - an entailment prompt (``prompts/judge_entailment.txt``) gets one item per event, in order: ``entailment`` when
   the event (lowercased, trailing ``.`` dropped) occurs in the description, else ``contradiction`` when the event
-  contains the word ``not``, else ``neutral``.
+  contains the word ``not``, else ``neutral``;
+- a Video-ChatGPT QA prompt (``lmms_tasks/zeroshot/prompts/video_chatgpt_qa_user.txt``, kind
+  ``"video_chatgpt_qa"``) gets ``{'pred': 'yes', 'score': 4}`` when the correct answer occurs in the predicted
+  answer (both as the prompt holds them, i.e. lower-cased), else ``{'pred': 'no', 'score': 1}``.
 
 Faults are injected with ``inject(fault, times, kind=None, match=None)``: the next ``times`` requests of that
-``kind`` (``"extract_events"`` / ``"judge_entailment"``) whose prompt contains ``match`` get the fault:
+``kind`` (``"extract_events"`` / ``"judge_entailment"`` / ``"video_chatgpt_qa"``) whose prompt contains ``match``
+get the fault:
 
 - ``"429"`` / ``"500"``: that HTTP status (with ``retry-after-ms: 10``); the client retries;
 - ``"timeout"``: the reply is held back ``timeout_delay`` seconds (set the client's timeout below it);
@@ -19,15 +23,17 @@ Faults are injected with ``inject(fault, times, kind=None, match=None)``: the ne
   string);
 - ``"bad_label"``: an entailment reply with the label ``"maybe"``;
 - ``"fenced"``: a *valid* reply wrapped the way chat models do (```` ```json ```` fence, trailing commas,
-  ``Entailment`` capitalised), which the released normalisation must accept.
+  ``Entailment`` capitalised), which the released normalisation must accept;
+- ``"string_score"`` / ``"capitalised"`` (QA prompts): the score as a string (``'4'``) / ``'Yes'`` instead of
+  ``'yes'``, both of which the released QA check rejects.
 
 Prompts of other kinds (an LLM annotator's, e.g. ``lmms_tasks.sbs``) are answered by ``other_reply(prompt)`` when
 given (``lmms_tasks.sbs.testing.prefer_first`` is a judge that always prefers the first description), and faults
 apply to them too (``kind="unknown"``).
 
 ``calls`` counts the chat-completion requests received; ``requests`` records each one (kind, prompt hash, fault,
-temperature); ``max_in_flight`` is the most requests it was answering at once. Every request first waits
-``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
+temperature, message roles); ``max_in_flight`` is the most requests it was answering at once. Every request first
+waits ``latency`` seconds. ``GET /stats`` returns the counts as JSON, which is how a server started in another process
 (``python -m lmms_tasks.autodq.testing``) is read.
 """
 
@@ -42,13 +48,19 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from lmms_tasks.zeroshot.open_qa import USER_TEMPLATE as QA_USER_TEMPLATE
+
 from .prompts import EXTRACTION_TEMPLATE, JUDGEMENT_TEMPLATE
 
-FAULTS = ("429", "500", "timeout", "malformed", "wrong_count", "bad_label", "fenced")
+FAULTS = ("429", "500", "timeout", "malformed", "wrong_count", "bad_label", "fenced", "string_score", "capitalised")
 _EXTRACTION_HEAD = EXTRACTION_TEMPLATE.split("${caption}")[0]
 _EXTRACTION_TAIL = EXTRACTION_TEMPLATE.split("${caption}")[1]
 _JUDGEMENT_HEAD, _JUDGEMENT_REST = JUDGEMENT_TEMPLATE.split("${description}")
 _JUDGEMENT_MIDDLE, _JUDGEMENT_TAIL = _JUDGEMENT_REST.split("${events}")
+_QA_HEAD = QA_USER_TEMPLATE.split("${question}")[0]
+_QA_ANSWER = QA_USER_TEMPLATE.split("${question}")[1].split("${answer}")[0]
+_QA_PREDICTION = QA_USER_TEMPLATE.split("${answer}")[1].split("${prediction}")[0]
+_QA_TAIL = QA_USER_TEMPLATE.split("${prediction}")[1]
 
 
 def prompt_kind(prompt: str) -> str:
@@ -56,7 +68,18 @@ def prompt_kind(prompt: str) -> str:
         return "extract_events"
     if prompt.startswith(_JUDGEMENT_HEAD) and prompt.endswith(_JUDGEMENT_TAIL):
         return "judge_entailment"
+    if prompt.startswith(_QA_HEAD) and prompt.endswith(_QA_TAIL):
+        return "video_chatgpt_qa"
     return "unknown"
+
+
+def judge_answer(prompt: str) -> dict:
+    """The rule for a Video-ChatGPT QA prompt: ``yes``/4 when the answer occurs in the prediction, else ``no``/1."""
+    body = prompt[len(_QA_HEAD) : len(prompt) - len(_QA_TAIL)]
+    rest = body.split(_QA_ANSWER, 1)[1]
+    answer, prediction = rest.split(_QA_PREDICTION, 1)
+    found = bool(answer.strip()) and answer.strip() in prediction
+    return {"pred": "yes", "score": 4} if found else {"pred": "no", "score": 1}
 
 
 def extract_events(prompt: str) -> list[str]:
@@ -104,7 +127,14 @@ def reply_for(prompt: str, fault: str | None) -> str:
             )
             return '```json\n{\n  "events": [\n' + items + ",\n  ]\n}\n```"
         return json.dumps({"events": judged}, indent=2)
-    return "I only answer AutoDQ prompts."
+    if kind == "video_chatgpt_qa":
+        judged = judge_answer(prompt)
+        if fault == "string_score":
+            judged["score"] = str(judged["score"])
+        if fault == "capitalised":
+            judged["pred"] = judged["pred"].capitalize()
+        return repr(judged)
+    return "I only answer AutoDQ and Video-ChatGPT QA prompts."
 
 
 class LocalJudgeServer:
@@ -185,7 +215,7 @@ class LocalJudgeServer:
         with self._lock:
             self._in_flight -= 1
 
-    def _take_fault(self, kind: str, prompt: str, temperature) -> str | None:
+    def _take_fault(self, kind: str, prompt: str, temperature, roles: list | None = None) -> str | None:
         with self._lock:
             fault = None
             for rule in self._faults:
@@ -203,6 +233,7 @@ class LocalJudgeServer:
                     "prompt_sha": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
                     "fault": fault,
                     "temperature": temperature,
+                    "roles": roles,
                 }
             )
             return fault
@@ -257,7 +288,8 @@ def _handler_for(server: LocalJudgeServer):
                 )
                 return
             prompt = request["messages"][-1]["content"]
-            fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"))
+            roles = [message.get("role") for message in request["messages"]]
+            fault = server._take_fault(prompt_kind(prompt), prompt, request.get("temperature"), roles)
             server._enter()
             try:
                 self._answer(request, prompt, fault, body)

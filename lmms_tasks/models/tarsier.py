@@ -23,6 +23,10 @@ shard of the documents.
 
 Generation is greedy unless the task or ``--gen_kwargs`` asks for ``do_sample``/``temperature > 0``. The prompt is
 the official one: ``USER: <video>\\n{task text} ASSISTANT: ``, every ``<video>`` expanded to one ``<image>`` per frame.
+A task text that already is one ``USER: ... ASSISTANT: ...`` turn (the ``tarsier_*`` zero-shot tasks send Tarsier's
+released prompts, e.g. ending ``ASSISTANT: Answer: (``) is used unchanged by Tarsier (Tarsier2 always gets its
+chat template). A document with a ``num_frames`` field
+(EgoSchema: 16) is read with that many frames instead of the model's ``num_frames``.
 Stop strings (``until``) cut the decoded text, except ``"\\n\\n"``, which lmms-eval adds to every task that sets
 none and which would cut a multi-paragraph description (lmms-eval's own Qwen2.5-VL plugin drops it too).
 """
@@ -58,6 +62,7 @@ PROMPT_FORMATS = {
 }
 _GENERATION_KEYS = ("temperature", "top_p", "top_k", "num_beams", "repetition_penalty")
 _PLACEHOLDERS = re.compile(r"<image>|<video>")
+_VICUNA_TURN = re.compile(r"\s*USER:.*ASSISTANT:", re.DOTALL)
 
 
 @dataclass
@@ -69,6 +74,8 @@ class _Prompt:
     videos: list = field(default_factory=list)
     start_times: list = field(default_factory=list)
     end_times: list = field(default_factory=list)
+    text: str | None = None  # a task's own ``USER: ... ASSISTANT: ...`` prompt, used instead of the chat template
+    num_frames: int | None = None  # the task's frame count for this document (its ``num_frames`` field)
 
 
 class Tarsier(lmms):
@@ -170,8 +177,8 @@ class Tarsier(lmms):
     def generate_until(self, requests: list[Instance]) -> list[str]:
         def prompt_of(args) -> _Prompt:
             context, _, doc_to_visual, doc_id, task, split = args
-            visuals = doc_to_visual(self.task_dict[task][split][doc_id]) or []
-            return _simple_prompt(context, visuals)
+            doc = self.task_dict[task][split][doc_id]
+            return _with_task_settings(_simple_prompt(context, doc_to_visual(doc) or []), doc, context)
 
         return self._generate_requests(requests, prompt_of, gen_kwargs_index=1)
 
@@ -227,14 +234,27 @@ class Tarsier(lmms):
 
     @torch.inference_mode()
     def _generate(self, prompts: list[_Prompt], gen_kwargs: dict) -> list[str]:
-        texts = [self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True) for p in prompts]
+        frame_counts = {p.num_frames or self.num_frames for p in prompts}
+        if len(frame_counts) > 1:  # documents asking for different frame counts: one processor call per count
+            outputs = {}
+            for count in frame_counts:
+                group = [i for i, p in enumerate(prompts) if (p.num_frames or self.num_frames) == count]
+                outputs.update(zip(group, self._generate([prompts[i] for i in group], gen_kwargs)))
+            return [outputs[i] for i in range(len(prompts))]
+        num_frames = frame_counts.pop()
+        texts = [
+            p.text
+            if p.text is not None and self.family == "tarsier"  # a Vicuna turn means nothing to Tarsier2's template
+            else self.processor.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
+            for p in prompts
+        ]
         images = [image for p in prompts for image in p.images]
         videos = [video for p in prompts for video in p.videos]
         inputs = self.processor(
             text=texts,
             images=images or None,
             videos=videos or None,
-            num_frames=self.num_frames,
+            num_frames=num_frames,
             start_time=[t for p in prompts for t in p.start_times] if videos else None,
             end_time=[t for p in prompts for t in p.end_times] if videos else None,
             video_backend=self.video_backend,
@@ -274,8 +294,8 @@ class TarsierChat(Tarsier):
     def generate_until(self, requests: list[Instance]) -> list[str]:
         def prompt_of(args) -> _Prompt:
             _, doc_to_messages, _, doc_id, task, split = args
-            messages = doc_to_messages(self.task_dict[task][split][doc_id])
-            return _chat_prompt(ChatMessages(messages=messages))
+            doc = self.task_dict[task][split][doc_id]
+            return _with_task_settings(_chat_prompt(ChatMessages(messages=doc_to_messages(doc))), doc)
 
         return self._generate_requests(requests, prompt_of, gen_kwargs_index=2)
 
@@ -307,6 +327,21 @@ def _simple_prompt(context: str, visuals) -> _Prompt:
         content.append(_add_visual(prompt, visual, start=None, end=None))
     content.append({"type": "text", "text": _PLACEHOLDERS.sub("", context).strip()})
     prompt.messages = [{"role": "user", "content": content}]
+    return prompt
+
+
+def _with_task_settings(prompt: _Prompt, doc, context: str | None = None) -> _Prompt:
+    """A task's own settings: a prompt that already is one ``USER: ... ASSISTANT: ...`` turn (Tarsier's released
+    benchmark prompts, e.g. ending ``ASSISTANT: Answer: (``) is passed to the processor unchanged, its ``<video>``
+    placeholders taking the document's videos in order; a document's ``num_frames`` field sets its frame count."""
+    texts = [context] if context is not None else [
+        item["text"] for message in prompt.messages for item in message["content"] if item.get("type") == "text"
+    ]
+    if len(prompt.messages) == 1 and len(texts) == 1 and _VICUNA_TURN.match(texts[0]):
+        prompt.text = texts[0]
+    frames = doc.get("num_frames") if isinstance(doc, dict) else None
+    if frames not in (None, ""):
+        prompt.num_frames = _positive_int(frames, "the document's num_frames")
     return prompt
 
 

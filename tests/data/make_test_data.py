@@ -5,7 +5,7 @@ tests only read the committed files). Usage: ``python tests/data/make_test_data.
   has 5 odd and 5 even ids (the hand-worked metric tests alternate scores by parity) and holds the clips the tests
   name: 1-4 and 199-202 (the first clips, the first source boundary), 116 (double quotes in the reference), 649,
   804, 980, 981 (the four references without events), 801.
-- ``tarsier_eval/*.jsonl``: the first 3 lines of each released evaluation annotation file.
+- ``tarsier_eval/``: not written here (chosen lines of the released evaluation annotations; see its README.md).
 - ``videos/demo_small.mp4``: not rebuilt here; re-encoded once from ``videos/demo_test.mp4`` (same 1920x800 size,
   84 frames at 8 fps, libx264 crf 36, faststart) to make it small.
 """
@@ -17,7 +17,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REQUIRED = {1, 2, 3, 4, 116, 199, 200, 201, 202, 649, 801, 804, 980, 981}
 PER_SOURCE = 10
-EVAL_LINES = 3
 
 
 def dream1k_subset(full: Path) -> list[str]:
@@ -38,9 +37,6 @@ def dream1k_subset(full: Path) -> list[str]:
 def main(shared: Path) -> None:
     subset = dream1k_subset(shared / "dream1k" / "DREAM-1k.jsonl")
     (HERE / "dream1k" / "DREAM-1k-subset.jsonl").write_text("".join(subset), encoding="utf-8")
-    for path in sorted((shared / "tarsier_eval").glob("*.jsonl")):
-        head = path.read_text(encoding="utf-8").splitlines(keepends=True)[:EVAL_LINES]
-        (HERE / "tarsier_eval" / path.name).write_text("".join(head), encoding="utf-8")
 
 
 if __name__ == "__main__":

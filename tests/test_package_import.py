@@ -1,0 +1,32 @@
+"""``import tarsier_hf`` is light, and registers the model types with transformers' Auto classes in either import
+order (subprocesses: each needs a fresh interpreter)."""
+
+import subprocess
+import sys
+
+import pytest
+
+CHECK_REGISTERED = """
+from transformers import AutoConfig, AutoModelForImageTextToText
+for model_type, model_class in (("tarsier", "TarsierForConditionalGeneration"),
+                                ("tarsier2", "Tarsier2ForConditionalGeneration")):
+    config = AutoConfig.for_model(model_type)
+    assert AutoModelForImageTextToText._model_mapping[type(config)].__name__ == model_class, model_type
+print("registered")
+"""
+
+
+@pytest.mark.parametrize(
+    "prelude",
+    [
+        "import sys, tarsier_hf; assert 'transformers' not in sys.modules and 'torch' not in sys.modules",
+        "import transformers, tarsier_hf",
+    ],
+    ids=["tarsier_hf-first", "transformers-first"],
+)
+def test_auto_classes_know_tarsier_whatever_the_import_order(prelude):
+    process = subprocess.run(
+        [sys.executable, "-c", prelude + "\n" + CHECK_REGISTERED], capture_output=True, text=True, timeout=300
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert process.stdout.strip().endswith("registered")
