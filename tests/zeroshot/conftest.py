@@ -8,7 +8,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lmms"))  # the lmms-eval test harness (write_clip, runs)
 
 from lmms_tasks.autodq import JudgeConfig
-from lmms_tasks.autodq.testing import LocalJudgeServer
 
 JUDGE_ENV = (
     "OPENAI_API_KEY",
@@ -19,12 +18,6 @@ JUDGE_ENV = (
     "TARSIER_JUDGE_CONCURRENCY",
     "TARSIER_AUTODQ_CACHE",
 )
-
-
-@pytest.fixture
-def judge_server():
-    with LocalJudgeServer() as server:
-        yield server
 
 
 @pytest.fixture
