@@ -58,7 +58,7 @@ class Tarsier2ModelTester:
 
 
 @pytest.mark.slow  # ~160 common tests (over 1000 subtests): minutes on 2 cores
-class Tarsier2ModelTest(common.ModelTesterMixin, common.GenerationTesterMixin, unittest.TestCase):
+class Tarsier2ModelTest(common.ModelTesterMixin, unittest.TestCase):
     all_model_classes = (Tarsier2Model, Tarsier2ForConditionalGeneration)
     _is_composite = True
 
@@ -70,3 +70,10 @@ class Tarsier2ModelTest(common.ModelTesterMixin, common.GenerationTesterMixin, u
         # language_model.lm_head.*); the base model alone has no official counterpart, as for LLaVA (transformers'
         # own LLaVA test passes skip_base_model=True for the same reason).
         super().test_reverse_loading_mapping(skip_base_model=True)
+
+    @unittest.skip(
+        "transformers' GenerationTesterMixin is not in its sdist (an empty stand-in is imported instead); "
+        "generation is tested in tests/test_tarsier2_model.py (greedy, batched = single)."
+    )
+    def test_generation_tester_mixin_inheritance(self):
+        pass

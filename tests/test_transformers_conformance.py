@@ -76,7 +76,17 @@ class TarsierModelTest(common.ModelTesterMixin, unittest.TestCase):
     # no part in the output, so they get no gradient.
     test_all_params_have_gradient = False
 
+    # These common tests feed random token ids drawn from the whole vocabulary (the <image> id among them) without
+    # pixel_values. LLaVA then silently embeds the placeholder as text; Tarsier refuses image-token positions without
+    # frames with a ValueError, by design (tests/test_model_inputs.py), so they cannot run as written.
+    _IMAGE_TOKENS_WITHOUT_FRAMES = ("test_model_rope_scaling_from_config", "test_eager_matches_sdpa_inference")
+
     def setUp(self):
+        if self._testMethodName.startswith(self._IMAGE_TOKENS_WITHOUT_FRAMES):
+            self.skipTest(
+                "feeds random ids including the <image> id without pixel_values, which Tarsier refuses by design "
+                "(ValueError: image-token positions but no frames)"
+            )
         self.model_tester = TarsierModelTester(self)
 
     @unittest.skip(
