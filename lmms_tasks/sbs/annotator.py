@@ -73,6 +73,9 @@ async def _judge_pairs(study: Study, judge: Judge, show_progress: bool) -> Judge
             await asyncio.gather(*(tracked(pair, first) for pair, first in jobs))
         finally:
             await judge.aclose()
+    # Failures are appended as replies come back; list them in study order so reports do not depend on timing.
+    order = {f"{pair['clip_id']} ({first.upper()} first)": index for index, (pair, first) in enumerate(jobs)}
+    run.failed.sort(key=order.__getitem__)
     run.judge_stats = vars(judge.stats).copy()
     return run
 
