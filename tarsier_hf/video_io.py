@@ -31,7 +31,9 @@ but outside MP4/MOV H.264 its timestamps cannot be checked against a sample tabl
 ``backend="decord"`` reads as decord does (except 90°/270° rotations, refused), ``backend="pyav"`` always PyAV.
 Cost: the index adds a few milliseconds per file on the decord path; see ``benchmarks/processor.py``.
 
-GIFs are read with Pillow, still images as one frame. When the sampled frames span several keyframe intervals,
+GIFs are read with Pillow, still images as one frame. A folder of images (e.g. MVBench's TVQA frames) is a clip whose
+frames are its images in natural name order (``2.jpg`` before ``10.jpg``); it has no timestamps, so a time window on
+it is refused. When the sampled frames span several keyframe intervals,
 separate decord readers decode them in parallel (same frames; ``TARSIER_DECODE_WORKERS`` sets how many, default
 ``min(4, cpu count)``). :func:`map_frames` applies a per-frame function while decoding goes on.
 :func:`frames_from_decoded` takes frames the caller already holds (PIL images, numpy arrays, torch tensors).
@@ -51,6 +53,7 @@ import contextlib
 import itertools
 import os
 import random
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +85,7 @@ __all__ = [
     "MediaError",
     "check_num_frames",
     "find_media_files",
+    "frame_folder_files",
     "frame_range_by_time",
     "frames_from_decoded",
     "load_frames",
@@ -118,7 +122,10 @@ class MediaError(ValueError):
 
 
 def media_kind(path: str | os.PathLike) -> str:
-    """``"video"``, ``"gif"`` or ``"image"`` from the file extension (case-insensitive)."""
+    """``"video"``, ``"gif"`` or ``"image"`` from the file extension (case-insensitive); ``"frames"`` for an existing
+    folder (a clip given as one image per frame)."""
+    if Path(path).is_dir():
+        return "frames"
     extension = Path(path).suffix.lower()
     if extension in VIDEO_EXTENSIONS:
         return "video"
@@ -318,10 +325,10 @@ def load_frames(
     sampler: Sampler | None = None,
     backend: str = "auto",
 ) -> np.ndarray:
-    """Decode the sampled frames of a video, GIF or image file as a ``(n, H, W, 3)`` uint8 RGB array.
+    """Decode the sampled frames of a video, GIF, image file or frame folder as a ``(n, H, W, 3)`` uint8 RGB array.
 
     Args:
-        path: the media file; its kind comes from the extension (:func:`media_kind`).
+        path: the media file (its kind comes from the extension, :func:`media_kind`) or a folder of frame images.
         num_frames: frames to take with :func:`sample_frame_indices` (ignored for still images, which are one frame).
         start_time, end_time: optional trimming in seconds before sampling (videos and GIFs): the frames whose
             presentation timestamps lie in ``[start_time, end_time]`` (:func:`frame_range_by_time`).
@@ -365,6 +372,8 @@ def _decode_into(sink: FrameSink, path, num_frames, start_time, end_time, sample
     decoded; return the sampled indices in order (with repeats)."""
     path = Path(path)
     kind = media_kind(path)
+    if kind == "frames":
+        return _decode_frame_folder(sink, path, num_frames, start_time, end_time, sampler)
     if not path.exists():
         raise MediaError(f"{path}: file not found")
     if not path.is_file():
@@ -388,6 +397,41 @@ def _load_image(path: Path) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise MediaError(f"{path}: cannot read image ({error})") from None
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def frame_folder_files(folder: str | os.PathLike) -> list[Path]:
+    """The frames of a frame folder: its image files (not recursive) in natural name order, ``._*`` files skipped.
+    Raises :class:`MediaError` when it holds none."""
+    folder = Path(folder)
+    files = [
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("._")
+    ]
+    if not files:
+        raise MediaError(f"{folder}: folder holds no frame images (supported: {_listing(IMAGE_EXTENSIONS)})")
+    return sorted(files, key=_natural_key)
+
+
+def _decode_frame_folder(sink, folder, num_frames, start_time, end_time, sampler) -> list[int]:
+    if sampler is None:
+        try:
+            _check_counts(1, num_frames)
+        except MediaError as error:
+            raise MediaError(f"{folder}: {error}") from None
+    files = frame_folder_files(folder)
+    indices = _indices_in_clip(len(files), num_frames, start_time, end_time, sampler, f"{folder} (frame folder)")
+    shape = None
+    for index in sorted(set(indices)):
+        frame = _load_image(files[index])
+        if shape is not None and frame.shape != shape:
+            raise MediaError(f"{files[index]}: frame size {frame.shape[1]}x{frame.shape[0]} differs from the folder's first "
+                             f"sampled frame ({shape[1]}x{shape[0]})")
+        shape = frame.shape
+        sink(index, frame)
+    return indices
 
 
 def _decode_gif(sink, path, num_frames, start_time, end_time, sampler) -> list[int]:

@@ -377,3 +377,49 @@ def test_without_pyav_decord_is_used_only_where_exact(tmp_path, monkeypatch):
     frames = load_frames(mp4, 8)
     np.testing.assert_array_equal(frames[0], load_frames(mp4, 1, backend="decord")[0])
     assert frames.shape == (8, 48, 64, 3)
+
+
+def _frame_folder(folder: Path, count: int, size=(12, 16)) -> Path:
+    folder.mkdir()
+    for i in range(count):  # file names 1.png .. N.png: natural order differs from sorted-string order
+        Image.fromarray(np.full((*size, 3), 10 * (i + 1), np.uint8)).save(folder / f"{i + 1}.png")
+    (folder / "notes.txt").write_text("not a frame")
+    return folder
+
+
+def test_frame_folder_is_a_clip_in_natural_name_order(tmp_path):
+    folder = _frame_folder(tmp_path / "frames", 11)
+    assert media_kind(folder) == "frames"
+    frames = load_frames(folder, 4)  # round(i * 10 / 3) = 0, 3, 7, 10
+    assert frames.shape == (4, 12, 16, 3) and frames.dtype == np.uint8
+    assert frames[:, 0, 0, 0].tolist() == [10, 40, 80, 110]
+    assert np.array_equal(load_frames(folder, 11)[:, 0, 0, 0], np.arange(1, 12) * 10)
+
+
+def test_frame_folder_errors_name_the_folder(tmp_path):
+    folder = _frame_folder(tmp_path / "frames", 3)
+    with pytest.raises(MediaError, match=r"frames \(frame folder\): cannot trim by time"):
+        load_frames(folder, 2, start_time=1.0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MediaError, match=r"empty: folder holds no frame images"):
+        load_frames(empty, 2)
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(folder / "4.png")
+    with pytest.raises(MediaError, match=r"4.png: frame size 20x20 differs"):
+        load_frames(folder, 4)
+
+
+def test_processor_takes_a_frame_folder_as_a_video(tmp_path, native_checkpoint):
+    from tarsier_hf.processing_tarsier import TarsierProcessor
+
+    processor = TarsierProcessor.from_pretrained(native_checkpoint)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(9):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i + 1}.png")
+    from_folder = processor(text="<video> Describe.", videos=[str(folder)], num_frames=3, return_tensors="pt")
+    frames = [Image.open(folder / f"{i}.png") for i in (1, 5, 9)]  # round(i * 8 / 2) = 0, 4, 8
+    from_images = processor(text="<video> Describe.", videos=[frames], num_frames=3, return_tensors="pt")
+    assert torch.equal(from_folder["pixel_values"], from_images["pixel_values"])
+    assert torch.equal(from_folder["input_ids"], from_images["input_ids"])

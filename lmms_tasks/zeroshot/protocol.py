@@ -1,7 +1,7 @@
 """The protocol written with every zero-shot result: what produced the numbers, so that they can be compared.
 
-The caller adds what the scorer cannot know (frames actually used, generation settings, model, data files)
-through ``caller``; the scorer adds the benchmark's definition (released scorer, annotation file, prompt template
+The caller adds what the scorer cannot know (frames actually used, generation settings, model, data files, and the
+prompt source when the rows are not the released files') through ``caller``; the scorer adds the benchmark's definition (released scorer, annotation file, prompt template
 and whether the prompts match it), the judge settings for judged QA, and package versions.
 """
 
@@ -45,7 +45,7 @@ def build_protocol(
         "faithful_to": f"{RELEASED_REPO} {RELEASED_SCORERS[benchmark.family]} @ {RELEASED_COMMIT}",
         "annotation_file": benchmark.annotation_file,
         "annotation_file_released": benchmark.released_file,
-        "prompt_source": prompt_note(benchmark),
+        "prompt_source": (caller or {}).get("prompt_source") or prompt_note(benchmark),
         "prompt_template": benchmark.template,
         "prompt_template_from": benchmark.template_from,
         "prompt_template_hash": benchmark.template_hash,

@@ -58,3 +58,38 @@ def test_groups():
     )
     zeroshot = load("tarsier_zeroshot.yaml")
     assert zeroshot["task"] == [f"tarsier_{key}" for key in BENCHMARKS if key != "egoschema_full"]
+
+
+def test_hub_tasks_and_groups():
+    from lmms_tasks.tasks.tarsier_zeroshot.hub import HUB_SOURCES
+
+    for key, source in HUB_SOURCES.items():
+        config = load(f"tarsier_{key}_hub.yaml")
+        benchmark = BENCHMARKS.get(key) or next(
+            mvbench_subtask(name) for name in MVBENCH_SUBTASKS if mvbench_subtask(name).key == key
+        )
+        assert config["task"] == f"{benchmark.task}_hub"
+        assert config["include"] == TEMPLATES[benchmark.family]
+        assert config["process_docs"] == ("function", f"utils.{key}_hub_docs")
+        assert config["dataset_kwargs"]["cache_dir"] == source.cache_dir and config["dataset_kwargs"]["video"] is True
+    mvbench = load("tarsier_mvbench_hub.yaml")
+    assert mvbench["task"] == [f"{mvbench_subtask(name).task}_hub" for name in MVBENCH_SUBTASKS]
+    assert mvbench["aggregate_metric_list"] == load("tarsier_mvbench.yaml")["aggregate_metric_list"]
+    assert load("tarsier_zeroshot_hub.yaml")["task"] == [
+        "tarsier_nextqa_mc_hub",
+        "tarsier_egoschema_hub",
+        "tarsier_mvbench_hub",
+        "tarsier_activitynet_qa_hub",
+        "tarsier_vatex_caption_hub",
+    ]
+
+
+def test_lmms_eval_indexes_the_hub_tasks():
+    import lmms_eval.models  # noqa: F401  (the model entry points install the task discovery)
+    from lmms_eval.tasks import TaskManager
+
+    index = TaskManager().task_index
+    assert index["tarsier_nextqa_mc_hub"]["yaml_path"] == str(TASKS_DIR / "tarsier_nextqa_mc_hub.yaml")
+    assert index["tarsier_zeroshot_hub"]["type"] == "group" and index["tarsier_mvbench_hub"]["type"] == "group"
+    # lmms-eval's own tasks of the same benchmarks stay as they are
+    assert index["nextqa_mc_test"]["yaml_path"] != index["tarsier_nextqa_mc_hub"]["yaml_path"]

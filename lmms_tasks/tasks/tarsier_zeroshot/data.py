@@ -98,7 +98,7 @@ def find_video(record: dict, folder: Path | None, annotations: Path) -> str:
         path = Path(video_file.strip()).expanduser()
         candidates += [path] if path.is_absolute() else [p / path for p in (folder, annotations.parent) if p]
         for candidate in candidates:
-            if candidate.is_file():
+            if candidate.is_file() or candidate.is_dir():  # a folder: the clip's frames (tarsier_hf.video_io)
                 return str(candidate)
     if folder is None:
         return ""
@@ -121,34 +121,41 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
         raise DataSourceError(
             f"{benchmark.task}: {path} has no rows whose dataset is {benchmark.subtask or benchmark.dataset!r}"
         )
+    docs = [make_doc(benchmark, record, find_video(record, folder, path), str(path)) for record in records]
+    warn_absent_videos(benchmark, docs, folder)
+    return docs
+
+
+def make_doc(benchmark: Benchmark, record: dict, video: str, data_source: str) -> dict:
+    """The lmms-eval document of one released-format ``record`` (``normalise``'s fields; ``prompt`` ``None`` for a
+    row without ``text.prompt``), with its resolved ``video`` path ("" when absent) and where the row came from."""
+    prompt = record.get("prompt")
+    if not isinstance(prompt, str):
+        question = record.get("question")
+        if not isinstance(question, str) and "${question}" in benchmark.template:
+            raise DataSourceError(f"{record['where']}: the row has neither text.prompt nor text.question")
+        prompt = benchmark.render(question or "")
     frames = os.environ.get(NUM_FRAMES_ENV) or benchmark.num_frames
-    docs = []
-    for record in records:
-        prompt = record["prompt"]
-        if not isinstance(prompt, str):
-            question = record.get("question")
-            if not isinstance(question, str) and "${question}" in benchmark.template:
-                raise DataSourceError(f"{record['where']}: the row has neither text.prompt nor text.question")
-            prompt = benchmark.render(question or "")
-        docs.append(
-            {
-                "benchmark": benchmark.key,
-                "idx": record["idx"],
-                "dataset": record["dataset"],
-                "vid": None if record.get("vid") is None else str(record["vid"]),
-                "video": find_video(record, folder, path),
-                "video_file": record.get("video_file") if isinstance(record.get("video_file"), str) else None,
-                "start_time": None if record.get("start_time") is None else float(record["start_time"]),
-                "end_time": None if record.get("end_time") is None else float(record["end_time"]),
-                "source_prompt": prompt,  # text.prompt, or the template's rendering for a row without one
-                "prompt_from": "annotation" if isinstance(record["prompt"], str) else "template",
-                "prompt": released_prompt(prompt),
-                "question": record.get("question"),
-                "response": record["response"],
-                "num_frames": int(frames),
-                "annotations": str(path),
-            }
-        )
+    return {
+        "benchmark": benchmark.key,
+        "idx": record["idx"],
+        "dataset": record["dataset"],
+        "vid": None if record.get("vid") is None else str(record["vid"]),
+        "video": video,
+        "video_file": record.get("video_file") if isinstance(record.get("video_file"), str) else None,
+        "start_time": None if record.get("start_time") is None else float(record["start_time"]),
+        "end_time": None if record.get("end_time") is None else float(record["end_time"]),
+        "source_prompt": prompt,  # text.prompt, or the template's rendering for a row without one
+        "prompt_from": "annotation" if isinstance(record.get("prompt"), str) else "template",
+        "prompt": released_prompt(prompt),
+        "question": record.get("question"),
+        "response": record["response"],
+        "num_frames": int(frames),
+        "annotations": data_source,
+    }
+
+
+def warn_absent_videos(benchmark: Benchmark, docs: list[dict], folder) -> None:
     absent = [doc for doc in docs if not doc["video"]]
     if absent:
         logger.warning(
@@ -159,4 +166,3 @@ def docs_for(benchmark: Benchmark) -> list[dict]:
             absent[0]["vid"],
             folder,
         )
-    return docs

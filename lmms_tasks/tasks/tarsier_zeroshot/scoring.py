@@ -85,7 +85,7 @@ def _score(benchmark: Benchmark, rows: list[dict], judge, args, memo: tuple) -> 
 def _task_protocol(rows: list[dict], args) -> dict:
     settings = run_protocol.model_settings()
     frames = sorted({row["num_frames"] for row in rows})
-    return {
+    protocol = {
         "frames": frames[0] if len(frames) == 1 else frames,
         "frames_source": "the task's num_frames per document (tarsier model plugin honours it)",
         "frame_sampling": settings.get("frame_sampling"),
@@ -97,6 +97,13 @@ def _task_protocol(rows: list[dict], args) -> dict:
         "limit": getattr(args, "limit", None),
         "annotations": sorted({row.get("annotations", "") for row in rows} - {""}) or None,
     }
+    if rows and all(str(row.get("annotations", "")).startswith("hub:") for row in rows):
+        benchmark = benchmark_named(rows[0]["benchmark"])
+        protocol["prompt_source"] = (
+            f"Hub rows carry no released prompts: the {benchmark.template_from} template, applied to questions built "
+            "as the released annotation files build them (tarsier_zeroshot/hub.py)"
+        )
+    return protocol
 
 
 def _run_dir(args, benchmark: Benchmark, memo: tuple) -> Path | None:

@@ -1,6 +1,7 @@
 """lmms-eval hooks of the ``tarsier_*`` zero-shot tasks (named from their YAML files).
 
-Documents come from ``data``; each task's ``process_docs`` names its benchmark. ``process_results`` turns a
+Documents come from ``data`` (local annotation files) or ``hub`` (lmms-eval's Hub datasets, the ``*_hub`` tasks);
+each task's ``process_docs`` names its benchmark. ``process_results`` turns a
 document and the model's answer into the released prediction line (``text.prediction`` set, plus ``benchmark``,
 ``num_frames`` and ``annotations``), which every metric of the task receives. The aggregations score all lines of the
 task once, in ``scoring`` (lmms-eval loads this file afresh for every ``!function``, so nothing here keeps state),
@@ -14,6 +15,7 @@ import json
 import datasets
 
 from lmms_tasks.tasks.tarsier_zeroshot.data import benchmark_named, docs_for
+from lmms_tasks.tasks.tarsier_zeroshot.hub import HUB_SOURCES, hf_home, hub_docs_for
 from lmms_tasks.tasks.tarsier_zeroshot.scoring import task_results
 from lmms_tasks.zeroshot.benchmarks import MVBENCH_SUBTASKS, mvbench_subtask
 from lmms_tasks.zeroshot.released_format import to_released_row
@@ -42,7 +44,27 @@ for _name in MVBENCH_SUBTASKS:
     globals()[f"{mvbench_subtask(_name).key}_docs"] = _docs(mvbench_subtask(_name).key)
 
 
+def _hub_docs(key: str):
+    def process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
+        return datasets.Dataset.from_list(hub_docs_for(key, dataset))
+
+    process_docs.__name__ = f"{key}_hub_docs"
+    return process_docs
+
+
+# The tarsier_*_hub tasks (lmms-eval's Hub datasets): nextqa_mc_hub_docs, ..., mvbench_<name>_hub_docs.
+for _key in HUB_SOURCES:
+    globals()[f"{_key}_hub_docs"] = _hub_docs(_key)
+
+
 def doc_to_visual(doc: dict) -> list[str]:
+    if not doc["video"] and doc["annotations"].startswith("hub:"):
+        source = HUB_SOURCES[doc["benchmark"]]
+        folders = " or ".join(str(hf_home() / source.cache_dir / folder) for folder in source.video_folders)
+        raise FileNotFoundError(
+            f"{doc['benchmark']} row {doc['idx']}: no video {doc['vid']!r} in {folders}; the task uses the videos "
+            f"lmms-eval downloads for {source.dataset} (see tarsier_zeroshot/hub.py)"
+        )
     if not doc["video"]:
         raise FileNotFoundError(
             f"{doc['benchmark']} row {doc['dataset']}_{doc['idx']}: no video for vid {doc['vid']!r} "
