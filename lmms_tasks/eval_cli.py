@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 from lmms_tasks.autodq.annotations import AnnotationError
-from lmms_tasks.autodq.cache import CACHE_DIR_ENV
 from lmms_tasks.autodq.judge import JudgeConfig, JudgeSetupError
+from lmms_tasks.autodq.judge_cli import add_judge_arguments, judge_cache_options, judge_config_from_args
 from lmms_tasks.zeroshot.benchmarks import BENCHMARKS, CAPTION, MC, OE_QA, resolve
 from lmms_tasks.zeroshot.ptb import TokenizerError
 from lmms_tasks.zeroshot.released_format import FormatError, files_of, select_rows
@@ -48,27 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--benchmarks", nargs="+", default=["all"], help="names, families, dream or all (default)")
     score.add_argument("--output-dir", type=Path, default=None, help="default: PREDICTIONS_eval/ next to PREDICTIONS")
     score.add_argument("--annotations", type=Path, default=None, help="DREAM-1K annotations (for dream)")
-    score.add_argument(
-        "--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)"
-    )
-    score.add_argument(
-        "--base-url",
-        default=None,
-        help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)",
-    )
-    score.add_argument("--concurrency", type=int, default=None, help="judge requests in flight (default: 16)")
-    score.add_argument("--timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
-    score.add_argument(
-        "--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)"
-    )
-    score.add_argument("--max-reasks", type=int, default=9, help="re-asks after an invalid reply (default: 9)")
-    score.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
-    )
-    score.add_argument("--no-cache", action="store_true", help="keep judge replies in memory only")
+    add_judge_arguments(score)
     score.add_argument(
         "--frames", type=int, default=None, help="frames the predictions were made with (recorded in the protocol)"
     )
@@ -115,14 +95,7 @@ def score_command(args: argparse.Namespace) -> int:
     explicit = not any(name.lower() in ("all", MC, OE_QA, CAPTION) for name in args.benchmarks)
     files_of(args.predictions)  # a missing path is an error before anything else
     output_dir = args.output_dir or args.predictions.with_name(args.predictions.name.removesuffix(".jsonl") + "_eval")
-    judge = JudgeConfig(
-        model=args.judge_model,
-        base_url=args.base_url,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        max_reasks=args.max_reasks,
-    )
+    judge = judge_config_from_args(args)
     caller = {"predictions": str(args.predictions.resolve()), "frames": args.frames}
     status, scored = 0, 0
     for key in keys:
@@ -140,8 +113,7 @@ def score_command(args: argparse.Namespace) -> int:
             benchmark,
             records,
             judge=judge,
-            cache_dir=args.cache_dir,
-            use_cache=not args.no_cache,
+            **judge_cache_options(args),
             protocol=caller,
             n_resamples=args.bootstrap_resamples,
             seed=args.seed,
@@ -177,8 +149,7 @@ def _score_dream(args, judge: JudgeConfig, output_dir: Path, explicit: bool) -> 
     annotations = load_dream1k_annotations(args.annotations)
     scorer = AutoDQScorer(
         judge=judge,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
+        **judge_cache_options(args),
         bootstrap_resamples=args.bootstrap_resamples,
         seed=args.seed,
         show_progress=not args.quiet,

@@ -16,9 +16,11 @@ import logging
 import sys
 from pathlib import Path
 
+from lmms_tasks.jsonl import iter_jsonl
+
 from .annotations import ANNOTATIONS_ENV, AnnotationError, load_dream1k_annotations
-from .cache import CACHE_DIR_ENV
-from .judge import JudgeConfig, JudgeSetupError
+from .judge import JudgeSetupError
+from .judge_cli import add_judge_arguments, judge_cache_options, judge_config_from_args
 from .scorer import AutoDQScorer
 
 ID_FIELDS = ("idx", "id")
@@ -30,26 +32,16 @@ def read_predictions(path: str | Path, id_field: str | None = None, text_field: 
     """Clip id -> description from a JSONL file; any unreadable line is an error naming the file and line."""
     path = Path(path)
     predictions: dict[str, str] = {}
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"{where}: not valid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object")
-            idx = _field(row, (id_field,) if id_field else ID_FIELDS, "id", where)
-            text = _field(row, (text_field,) if text_field else TEXT_FIELDS, "prediction text", where)
-            if isinstance(text, dict) and "prediction" in text:
-                text = text["prediction"]
-            if not isinstance(text, str):
-                raise ValueError(f"{where}: the prediction is {type(text).__name__}, not a string")
-            if str(idx) in predictions:
-                raise ValueError(f"{where}: clip id {idx!r} appears twice")
-            predictions[str(idx)] = text
+    for where, row in iter_jsonl(path):
+        idx = _field(row, (id_field,) if id_field else ID_FIELDS, "id", where)
+        text = _field(row, (text_field,) if text_field else TEXT_FIELDS, "prediction text", where)
+        if isinstance(text, dict) and "prediction" in text:
+            text = text["prediction"]
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: the prediction is {type(text).__name__}, not a string")
+        if str(idx) in predictions:
+            raise ValueError(f"{where}: clip id {idx!r} appears twice")
+        predictions[str(idx)] = text
     if not predictions:
         raise ValueError(f"{path}: no predictions")
     return predictions
@@ -85,27 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--annotations", type=Path, default=None, help=f"DREAM-1K annotations (default: ${ANNOTATIONS_ENV})"
     )
-    score.add_argument(
-        "--judge-model", default=None, help="judge model (default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125)"
-    )
-    score.add_argument(
-        "--base-url",
-        default=None,
-        help="OpenAI-compatible endpoint (default: $TARSIER_JUDGE_BASE_URL, $OPENAI_BASE_URL or OpenAI)",
-    )
-    score.add_argument("--concurrency", type=int, default=None, help="judge requests in flight (default: 16)")
-    score.add_argument("--timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
-    score.add_argument(
-        "--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts per request (default: 6)"
-    )
-    score.add_argument("--max-reasks", type=int, default=9, help="re-asks after an invalid reply (default: 9)")
-    score.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
-    )
-    score.add_argument("--no-cache", action="store_true", help="keep judge replies in memory only")
+    add_judge_arguments(score)
     score.add_argument(
         "--output-dir",
         type=Path,
@@ -169,18 +141,10 @@ def print_summary(results: dict, paths: dict[str, Path], stream=None) -> None:
 def score_command(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions, args.id_field, args.text_field)
     annotations = load_dream1k_annotations(args.annotations)
-    judge = JudgeConfig(
-        model=args.judge_model,
-        base_url=args.base_url,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        max_reasks=args.max_reasks,
-    )
+    judge = judge_config_from_args(args)
     scorer = AutoDQScorer(
         judge=judge,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
+        **judge_cache_options(args),
         bootstrap_resamples=args.bootstrap_resamples,
         seed=args.seed,
         show_progress=not args.quiet,

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from lmms_tasks.autodq.annotations import ANNOTATIONS_ENV, AnnotationError
-from lmms_tasks.autodq.cache import CACHE_DIR_ENV
-from lmms_tasks.autodq.judge import JudgeConfig, JudgeSetupError
+from lmms_tasks.autodq.judge import JudgeSetupError
+from lmms_tasks.autodq.judge_cli import add_judge_arguments, judge_cache_options, judge_config_from_args
 from tarsier_hf.video_io import DEFAULT_NUM_FRAMES, MediaError
 
 from .store import Study, StudyError
@@ -93,19 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     judge = commands.add_parser("judge", help="label every pair with an LLM, in both orders")
     judge.add_argument("study_dir", type=Path)
-    judge.add_argument("--judge-model", default=None, help="default: $TARSIER_JUDGE_MODEL or gpt-3.5-turbo-0125")
-    judge.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: as tarsier-autodq)")
-    judge.add_argument("--concurrency", type=int, default=None)
-    judge.add_argument("--timeout", type=float, default=60.0)
-    judge.add_argument("--max-retries", type=int, default=6)
-    judge.add_argument("--max-reasks", type=int, default=9)
-    judge.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help=f"judge cache folder (default: ${CACHE_DIR_ENV} or ~/.cache/tarsier_hf/autodq)",
-    )
-    judge.add_argument("--no-cache", action="store_true")
+    add_judge_arguments(judge)
     judge.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -175,18 +163,9 @@ def report_command(args) -> int:
 def judge_command(args) -> int:
     from .annotator import judge_study
 
-    config = JudgeConfig(
-        model=args.judge_model,
-        base_url=args.base_url,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        max_reasks=args.max_reasks,
-    )
+    config = judge_config_from_args(args)
     with Study(args.study_dir) as study:
-        run = judge_study(
-            study, config, cache_dir=args.cache_dir, use_cache=not args.no_cache, show_progress=not args.quiet
-        )
+        run = judge_study(study, config, **judge_cache_options(args), show_progress=not args.quiet)
     stats = run.judge_stats
     print(
         f"judge {run.judge_model}: {run.asked} judgments now, {run.already_stored} already in the study; "

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lmms_tasks.autodq.annotations import load_dream1k_annotations
 from lmms_tasks.autodq.cli import read_predictions
+from lmms_tasks.jsonl import iter_jsonl
 from lmms_tasks.tasks.dream1k.data import DataSourceError, index_videos
 from tarsier_hf.video_io import DEFAULT_NUM_FRAMES, check_num_frames
 
@@ -46,9 +47,8 @@ def _sources_from_predictions(path: Path) -> dict[str, str]:
     The file was already read (and checked) by ``read_predictions``; rows without a string ``source`` are skipped.
     """
     sources = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if isinstance(row, dict) and isinstance(row.get("source"), str):
+    for _, row in iter_jsonl(path):
+        if isinstance(row.get("source"), str):
             idx = row.get("idx", row.get("id"))
             if idx is not None:
                 sources[str(idx)] = row["source"]

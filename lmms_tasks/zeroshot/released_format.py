@@ -16,11 +16,11 @@ first ``/`` is the benchmark's, the first row of each ``f"{dataset}_{idx}"`` kep
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from lmms_tasks import failed_generation
+from lmms_tasks.jsonl import iter_jsonl
 
 from .benchmarks import Benchmark
 
@@ -60,20 +60,7 @@ def generation_errors(records: list[dict]) -> dict[str, str]:
 
 def read_jsonl(path: Path) -> list[tuple[str, dict]]:
     """``(where, row)`` per non-empty line of ``path``; a line that is not a JSON object is a ``FormatError``."""
-    rows = []
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise FormatError(f"{where}: not valid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise FormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            rows.append((where, row))
-    return rows
+    return list(iter_jsonl(path, FormatError))
 
 
 def files_of(path: str | Path) -> list[Path]:
