@@ -35,6 +35,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .cache import JudgeCache, default_cache_dir
+from .fanout import judge_each
 from .judge import Judge, JudgeConfig, JudgeFailure
 from .metrics import summarize
 from .protocol import build_protocol
@@ -160,28 +161,14 @@ class AutoDQScorer:
         return ScoreReport(results=results, per_clip=records)
 
     async def _score_all(self, judge: Judge, predictions: dict[str, str], annotations: dict[str, dict]) -> list[dict]:
-        progress = tqdm(total=len(predictions), desc="AutoDQ", unit="clip", disable=not self.show_progress)
-        # Clips are started a few at a time rather than all at once: with every clip in flight, each one waits on
-        # the shared judge limit behind all the others, none finishes until the end and the bar sits at 0 for most
-        # of the run. As many clips as judge requests keeps the judge as busy (a clip asks up to 2 at a time).
-        clips_in_flight = asyncio.Semaphore(self.judge_config.concurrency)
-
-        async def score_and_count(idx: str) -> dict:
-            async with clips_in_flight:
-                record = await _score_clip(judge, annotations[idx], predictions[idx])
-            progress.update(1)
-            return record
-
-        tasks = [asyncio.ensure_future(score_and_count(idx)) for idx in predictions]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        finally:
-            progress.close()
+        # A clip asks up to 2 requests at a time; _score_clip records a clip's JudgeFailure itself (both sides run to
+        # the end, so that every answered call is cached), so nothing reaches on_failure.
+        return await judge_each(
+            predictions,
+            lambda idx: _score_clip(judge, annotations[idx], predictions[idx]),
+            limit=self.judge_config.concurrency,
+            progress=tqdm(total=len(predictions), desc="AutoDQ", unit="clip", disable=not self.show_progress),
+        )
 
 
 def _clip_record(annotation: dict, prediction: str | None) -> dict:

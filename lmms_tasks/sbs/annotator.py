@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from lmms_tasks.autodq.cache import JudgeCache, default_cache_dir
+from lmms_tasks.autodq.fanout import judge_each
 from lmms_tasks.autodq.judge import Judge, JudgeConfig, JudgeFailure
 
 from .prompt import PROMPT_HASH, parse_compare_reply, render_compare
@@ -51,31 +52,31 @@ async def _judge_pairs(study: Study, judge: Judge, show_progress: bool) -> Judge
             else:
                 jobs.append((pair, first))
 
-    async def one(pair: dict, first: str) -> None:
+    async def one(job: tuple[dict, str]) -> None:
+        pair, first = job
         texts = (pair["text_a"], pair["text_b"]) if first == "a" else (pair["text_b"], pair["text_a"])
         prompt = render_compare(guide, texts[0], texts[1], pair["reference"])
-        try:
-            reply = await judge.ask("sbs_compare", prompt, parse_compare_reply, PROMPT_HASH)
-        except JudgeFailure as error:
-            run.failed.append(f"{pair['clip_id']} ({first.upper()} first)")
-            logger.warning("clip %s, %s shown first: %s", pair["clip_id"], first.upper(), error)
-            return
+        reply = await judge.ask("sbs_compare", prompt, parse_compare_reply, PROMPT_HASH)
         study.record_llm_judgment(model, pair["clip_id"], first, reply["verdict"], reply["reason"])
         run.asked += 1
 
-    with tqdm(total=len(jobs), desc=f"sbs judge {model}", unit="judgment", disable=not show_progress) as bar:
+    def failed(job: tuple[dict, str], error: JudgeFailure) -> str:
+        pair, first = job
+        logger.warning("clip %s, %s shown first: %s", pair["clip_id"], first.upper(), error)
+        return f"{pair['clip_id']} ({first.upper()} first)"
 
-        async def tracked(pair, first):
-            await one(pair, first)
-            bar.update(1)
-
-        try:
-            await asyncio.gather(*(tracked(pair, first) for pair, first in jobs))
-        finally:
-            await judge.aclose()
-    # Failures are appended as replies come back; list them in study order so reports do not depend on timing.
-    order = {f"{pair['clip_id']} ({first.upper()} first)": index for index, (pair, first) in enumerate(jobs)}
-    run.failed.sort(key=order.__getitem__)
+    try:
+        outcomes = await judge_each(
+            jobs,
+            one,
+            limit=judge.config.concurrency,
+            on_failure=failed,
+            progress=tqdm(total=len(jobs), desc=f"sbs judge {model}", unit="judgment", disable=not show_progress),
+        )
+    finally:
+        await judge.aclose()
+    # In study order (the order of jobs), whatever order the replies came back in.
+    run.failed = [label for label in outcomes if label is not None]
     run.judge_stats = vars(judge.stats).copy()
     return run
 

@@ -19,7 +19,6 @@ default, 1.0) and invalid replies are re-asked (the released scorer asked once).
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 from importlib import resources
 from string import Template
@@ -27,6 +26,7 @@ from string import Template
 import numpy as np
 from tqdm.auto import tqdm
 
+from lmms_tasks.autodq.fanout import judge_each
 from lmms_tasks.autodq.judge import Judge, JudgeFailure
 from lmms_tasks.autodq.parsing import InvalidReply
 
@@ -78,44 +78,40 @@ def parse_reply(reply: str) -> dict:
     return {"pred": pred, "score": float(score)}
 
 
+def _item(record: dict) -> dict:
+    """A record's judged-item row before judging (``pred``, ``score`` and ``error`` ``None``)."""
+    return {
+        "key": record["key"],
+        "dataset": record["dataset"],
+        "question": record["question"],
+        "response": record["response"],
+        "prediction": record["prediction"],
+        "generation_error": record.get("generation_error"),
+        "pred": None,
+        "score": None,
+        "error": None,
+    }
+
+
 async def judge_items(judge: Judge, records: list[dict], *, show_progress: bool = True) -> list[dict]:
-    """One judged item per record, concurrently (bounded by the judge's concurrency); never raises for one item
-    (``JudgeSetupError``, which stops everything, excepted)."""
-    progress = tqdm(total=len(records), desc="Video-ChatGPT judge", unit="answer", disable=not show_progress)
+    """One judged item per record, concurrently (at most the judge's concurrency of items in flight); never raises
+    for one item (``JudgeSetupError``, which stops everything, excepted): a failed judgment is an item with
+    ``error``."""
 
     async def one(record: dict) -> dict:
-        item = {
-            "key": record["key"],
-            "dataset": record["dataset"],
-            "question": record["question"],
-            "response": record["response"],
-            "prediction": record["prediction"],
-            "generation_error": record.get("generation_error"),
-            "pred": None,
-            "score": None,
-            "error": None,
-        }
-        try:
-            if not isinstance(record.get("question"), str) or not isinstance(record["response"], str):
-                raise JudgeFailure("the row needs a string text.question and text.response")
-            prompt = render_user_prompt(record["question"], record["response"], record["prediction"])
-            judged = await judge.ask(JUDGE_KIND, prompt, parse_reply, prompt_hash=PROMPT_HASH, system=SYSTEM_PROMPT)
-            item.update(judged)
-        except JudgeFailure as error:
-            item["error"] = str(error)
-        progress.update(1)
-        return item
+        if not isinstance(record.get("question"), str) or not isinstance(record["response"], str):
+            raise JudgeFailure("the row needs a string text.question and text.response")
+        prompt = render_user_prompt(record["question"], record["response"], record["prediction"])
+        judged = await judge.ask(JUDGE_KIND, prompt, parse_reply, prompt_hash=PROMPT_HASH, system=SYSTEM_PROMPT)
+        return {**_item(record), **judged}
 
-    tasks = [asyncio.ensure_future(one(record)) for record in records]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    finally:
-        progress.close()
+    return await judge_each(
+        records,
+        one,
+        limit=judge.config.concurrency,
+        on_failure=lambda record, error: {**_item(record), "error": str(error)},
+        progress=tqdm(total=len(records), desc="Video-ChatGPT judge", unit="answer", disable=not show_progress),
+    )
 
 
 def summarize(items: list[dict], *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:

@@ -139,3 +139,37 @@ def test_cache_replays_and_resume_asks_only_what_failed(judge_config, judge_serv
     judge_server.reset()
     third = score(judge_config, tmp_path)
     assert judge_server.calls == 0 and third["overall"] == second["overall"]
+
+
+def test_at_most_the_judge_concurrency_of_answers_in_flight(judge_config, judge_server, monkeypatch):
+    import asyncio
+
+    from lmms_tasks.autodq.cache import JudgeCache
+    from lmms_tasks.autodq.judge import Judge
+    from lmms_tasks.zeroshot.open_qa import judge_items
+
+    judge = Judge(judge_config(concurrency=2), JudgeCache(None))
+    asked, counts = judge.ask, {"now": 0, "most": 0}
+
+    async def counted_ask(*args, **kwargs):  # every answer in flight is inside ask (waiting for a request or not)
+        counts["now"] += 1
+        counts["most"] = max(counts["most"], counts["now"])
+        try:
+            return await asked(*args, **kwargs)
+        finally:
+            counts["now"] -= 1
+
+    monkeypatch.setattr(judge, "ask", counted_ask)
+    rows = QA * 3
+
+    async def judge_all():
+        try:
+            return await judge_items(judge, records(rows), show_progress=False)
+        finally:
+            await judge.aclose()
+
+    items = asyncio.run(judge_all())
+    assert counts["most"] == 2
+    assert [item["pred"] for item in items] == ["yes", "no", "yes", "no"] * 3
+    assert [item["key"] for item in items] == [f"MSVD-QA-val_{i}" for i in range(len(rows))]
+    assert judge_server.calls == 4  # the same prompt is asked once: the others wait for it or read the cache
