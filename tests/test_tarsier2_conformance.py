@@ -9,21 +9,7 @@ import transformers_suite
 from tarsier_hf import Tarsier2ForConditionalGeneration, Tarsier2Model
 from tarsier_hf.testing_tarsier2 import TINY2_BASE_VOCAB, TINY2_IDS, tiny2_config
 
-common = transformers_suite.load_cached_model_tester_mixin()
-if common is None:
-    pytest.skip(
-        f"transformers' common model tests are not in the cache {transformers_suite.cache_dir()}: fetch them once "
-        "with `python tests/transformers_suite.py` (needs PyPI; the README's install step runs it)",
-        allow_module_level=True,
-    )
-
-# As for Tarsier (tests/test_transformers_conformance.py): list the classes in the test module's own copies of
-# transformers' auto-mapping tables, which the common tests use to classify model classes.
-common.MODEL_MAPPING_NAMES = {**common.MODEL_MAPPING_NAMES, "tarsier2": "Tarsier2Model"}
-common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES = {
-    **common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
-    "tarsier2": "Tarsier2ForConditionalGeneration",
-}
+common = transformers_suite.common_tests_for("tarsier2", "Tarsier2Model", "Tarsier2ForConditionalGeneration")
 
 
 class Tarsier2ModelTester:

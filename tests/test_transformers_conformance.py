@@ -6,29 +6,13 @@ cache this module is skipped with the reason. The fetch itself is tested only on
 
 import unittest
 
-import pytest
 import torch
 import transformers_suite
 
 from tarsier_hf import TarsierForConditionalGeneration, TarsierModel
 from tarsier_hf.testing import TINY_IMAGE_TOKEN_ID, TINY_PAD_TOKEN_ID, tiny_config
 
-common = transformers_suite.load_cached_model_tester_mixin()
-if common is None:
-    pytest.skip(
-        f"transformers' common model tests are not in the cache {transformers_suite.cache_dir()}: fetch them once "
-        "with `python tests/transformers_suite.py` (needs PyPI; the README's install step runs it)",
-        allow_module_level=True,
-    )
-
-# The common tests classify model classes by the names in transformers' auto mappings (a base model is not trained,
-# an image-text-to-text head gets LM labels). A model living inside transformers is listed there; list Tarsier in the
-# test module's own copies of those tables (transformers' dicts themselves are left untouched).
-common.MODEL_MAPPING_NAMES = {**common.MODEL_MAPPING_NAMES, "tarsier": "TarsierModel"}
-common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES = {
-    **common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
-    "tarsier": "TarsierForConditionalGeneration",
-}
+common = transformers_suite.common_tests_for("tarsier", "TarsierModel", "TarsierForConditionalGeneration")
 
 
 class TarsierModelTester:

@@ -104,5 +104,31 @@ def load_cached_model_tester_mixin():
     return importlib.import_module(f"{PACKAGE}.test_modeling_common")
 
 
+def common_tests_for(model_type: str, base_model: str, image_text_to_text_model: str):
+    """``test_modeling_common`` from the cache, with ``model_type`` listed in its auto-mapping tables; skips the calling
+    test module (with the command to run) when the cache is absent. Call it at module level.
+
+    The common tests classify model classes by the names in transformers' auto mappings (a base model is not trained,
+    an image-text-to-text head gets LM labels). A model living inside transformers is listed there; ours are listed in
+    the test module's own copies of those tables (``base_model`` / ``image_text_to_text_model`` are class names;
+    transformers' dicts themselves are left untouched).
+    """
+    import pytest
+
+    common = load_cached_model_tester_mixin()
+    if common is None:
+        pytest.skip(
+            f"transformers' common model tests are not in the cache {cache_dir()}: fetch them once "
+            "with `python tests/transformers_suite.py` (needs PyPI; the README's install step runs it)",
+            allow_module_level=True,
+        )
+    common.MODEL_MAPPING_NAMES = {**common.MODEL_MAPPING_NAMES, model_type: base_model}
+    common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES = {
+        **common.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        model_type: image_text_to_text_model,
+    }
+    return common
+
+
 if __name__ == "__main__":  # the explicit fetch: `python tests/transformers_suite.py` (run by .ci/run's install step)
     print(fetch())
