@@ -5,16 +5,18 @@ import argparse
 import json
 import logging
 import pickle
+import subprocess
+import sys
 import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 import torch
-from _lmms_harness import DREAM1K_ANNOTATIONS, TASKS_DIR, write_clip
+from _lmms_harness import DREAM1K_ANNOTATIONS, TASKS_DIR, base_env, write_clip
 from _proc_media import moving_pattern_video, write_video
 
-from lmms_tasks import _task_discovery, run_protocol
+from lmms_tasks import run_protocol
 from lmms_tasks.tasks.dream1k import data, records, utils
 
 # ------------------------------------------------------------------------------------ entry point and discovery
@@ -50,21 +52,38 @@ def test_task_index_has_dream1k_after_lmms_eval_and_user_folders(tmp_path):
     assert "dream1k" not in TaskManager(include_path=str(empty), include_defaults=False).all_tasks
 
 
-def test_discovery_patches_once_and_stands_down_when_told_or_unsupported(monkeypatch, caplog):
-    from lmms_eval.tasks import TaskManager
+_INDEX_PROBE = """
+import importlib.metadata, sys
+if len(sys.argv) > 1:  # pretend another lmms-eval version is installed, before lmms-eval loads our entry point
+    real_version = importlib.metadata.version
+    importlib.metadata.version = lambda name: sys.argv[1] if name == "lmms_eval" else real_version(name)
+import lmms_eval.models  # noqa: F401  (lmms-eval's model registry loads the entry points, as the CLI does)
+from lmms_eval.tasks import TaskManager
+tasks = TaskManager().all_tasks
+print("dream1k" in tasks, "tarsier_zeroshot" in tasks)
+"""
 
-    _task_discovery.install()
-    patched = TaskManager.initialize_tasks
-    assert _task_discovery.install() and TaskManager.initialize_tasks is patched
 
-    monkeypatch.setenv(_task_discovery.OPT_OUT_ENV, "0")
-    assert _task_discovery.install() is False
-    monkeypatch.delenv(_task_discovery.OPT_OUT_ENV)
-
-    monkeypatch.setattr(_task_discovery, "_lmms_eval_version", lambda: (0, 8, 1))
-    with caplog.at_level(logging.WARNING):
-        assert _task_discovery.install() is False
-    assert f"--include_path {TASKS_DIR}" in caplog.text
+@pytest.mark.parametrize(
+    ("environment", "version", "indexed"),
+    [({}, None, True), ({"TARSIER_HF_TASK_DISCOVERY": "0"}, None, False), ({}, "0.8.1", False)],
+    ids=["default", "opted-out", "unchecked-lmms-eval-version"],
+)
+def test_task_discovery_through_lmms_eval_stands_down_when_told_or_unsupported(tmp_path, environment, version, indexed):
+    env = {**base_env(tmp_path), **environment}
+    process = subprocess.run(
+        [sys.executable, "-c", _INDEX_PROBE, *([version] if version else [])],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert process.stdout.split() == [str(indexed)] * 2
+    if version:  # says how to use the tasks anyway
+        assert f"--include_path {TASKS_DIR}" in process.stderr
 
 
 # ------------------------------------------------------------------------------------------------ data source

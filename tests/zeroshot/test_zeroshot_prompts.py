@@ -112,6 +112,12 @@ def test_videos_are_found_by_vid_or_video_file_and_a_missing_one_is_named(monkey
     assert doc["video"] == str(clip) and doc["start_time"] == 1.0
     assert doc_to_messages(doc)[0]["content"][0] == {"type": "video", "url": str(clip), "start_time": 1.0}
 
+    frames = tmp_path / "frames_of_row_0"  # a row whose video_file is the folder of its frames
+    frames.mkdir()
+    annotations.write_text(line.replace('"<placeholder>"', f'"{frames}"'))
+    (doc,) = data.docs_for(BENCHMARKS["msvd_qa"])
+    assert doc_to_visual(doc) == [str(frames)]
+
     missing = docs(monkeypatch, "egoschema", EXCERPTS, videos)[0]
     with pytest.raises(
         FileNotFoundError, match="0074f737-11cb-497d-8d07-77c3a8127391.*TARSIER_EVAL_<BENCHMARK>_VIDEO_DIR"

@@ -70,7 +70,8 @@ def doc_to_visual(doc: dict) -> list[str]:
             f"{doc['benchmark']} row {doc['dataset']}_{doc['idx']}: no video for vid {doc['vid']!r} "
             f"(video_file {doc['video_file']!r}); set TARSIER_EVAL_<BENCHMARK>_VIDEO_DIR (see tarsier_zeroshot/data.py)"
             + (
-                "; frame-list videos (MVBench episodic reasoning) must be converted to a video file first"
+                "; for a row that lists its frames (MVBench episodic reasoning), give video_file as the folder "
+                "holding them (a frame folder is read as a clip)"
                 if doc["video_file"] is None
                 else ""
             )
