@@ -39,9 +39,15 @@ def tarsier2_7b_config() -> Tarsier2Config:
     """Qwen2-VL-7B's shape (Tarsier2-7B's base)."""
     return Tarsier2Config(
         text_config={
-            "vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
-            "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768,
-            "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}, "rope_theta": 1000000.0,
+            "vocab_size": 152064,
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 32768,
+            "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+            "rope_theta": 1000000.0,
             "rms_norm_eps": 1e-6,
         },
         vision_config={"depth": 32, "embed_dim": 1280, "hidden_size": 3584, "num_heads": 16, "mlp_ratio": 4},
@@ -53,8 +59,13 @@ def tarsier2_inputs(config, batch: int, tiny: bool, device) -> dict:
     merge = config.vision_config.spatial_merge_size
     tokens = frames * grid_h * grid_w // merge**2
     half = TEXT_TOKENS // 2
-    row = ([7] * half + [config.vision_start_token_id] + [config.image_token_id] * tokens
-           + [config.vision_end_token_id] + [8] * half)
+    row = (
+        [7] * half
+        + [config.vision_start_token_id]
+        + [config.image_token_id] * tokens
+        + [config.vision_end_token_id]
+        + [8] * half
+    )
     input_ids = torch.tensor([row] * batch, device=device)
     patch_dim = 3 * config.vision_config.temporal_patch_size * config.vision_config.patch_size**2
     return {
@@ -120,8 +131,13 @@ def measure(model, inputs, new_tokens: int, repeats: int, device) -> tuple[float
         clock = _StepClock(device)
         sync(device)
         start = time.perf_counter()
-        model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                       logits_processor=LogitsProcessorList([clock]))
+        model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            logits_processor=LogitsProcessorList([clock]),
+        )
         if attempt:
             prefill.append(clock.times[0] - start)
             rates.append((len(clock.times) - 1) / (clock.times[-1] - clock.times[0]))
@@ -139,10 +155,16 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     dtype = getattr(torch, args.dtype)
     families = {
-        "Tarsier-7B": (TarsierForConditionalGeneration, tiny_config() if args.tiny else TarsierConfig(),
-                       tarsier_inputs),
-        "Tarsier2-7B": (Tarsier2ForConditionalGeneration, tiny2_config() if args.tiny else tarsier2_7b_config(),
-                        tarsier2_inputs),
+        "Tarsier-7B": (
+            TarsierForConditionalGeneration,
+            tiny_config() if args.tiny else TarsierConfig(),
+            tarsier_inputs,
+        ),
+        "Tarsier2-7B": (
+            Tarsier2ForConditionalGeneration,
+            tiny2_config() if args.tiny else tarsier2_7b_config(),
+            tarsier2_inputs,
+        ),
     }
     results = {}
     for name, (model_class, config, make_inputs) in families.items():
@@ -152,8 +174,11 @@ def main(argv=None) -> None:
             prompt = inputs["input_ids"].shape[1]
             prefill, rate = measure(model, inputs, args.new_tokens, args.repeats, args.device)
             results[name, batch] = (prefill, rate)
-            print(f"{name:12s} batch {batch}: prompt {prompt} positions, prefill {prefill * 1000:8.1f} ms, "
-                  f"decode {rate:8.1f} tokens/s per sequence ({rate * batch:8.1f} in all)", flush=True)
+            print(
+                f"{name:12s} batch {batch}: prompt {prompt} positions, prefill {prefill * 1000:8.1f} ms, "
+                f"decode {rate:8.1f} tokens/s per sequence ({rate * batch:8.1f} in all)",
+                flush=True,
+            )
         del model
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()

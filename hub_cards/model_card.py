@@ -164,7 +164,7 @@ def read_training_info(folder: str | Path) -> dict | None:
             if raw.get(alias) is not None:
                 info[canonical] = raw[alias]
                 break
-    for canonical, aliases in _TRAINING_ALIASES.items():
+    for aliases in _TRAINING_ALIASES.values():
         for alias in aliases[1:]:
             info.pop(alias, None)
     return info

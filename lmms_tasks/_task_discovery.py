@@ -94,7 +94,13 @@ def _patch(task_manager_cls) -> bool:
 
 
 def _with_tasks_dir(include_path):
-    paths = [] if include_path is None else [include_path] if isinstance(include_path, (str, os.PathLike)) else list(include_path)
+    paths = (
+        []
+        if include_path is None
+        else [include_path]
+        if isinstance(include_path, (str, os.PathLike))
+        else list(include_path)
+    )
     if any(_same_dir(path, TASKS_DIR) for path in paths):
         return include_path
     return [*map(str, paths), str(TASKS_DIR)]

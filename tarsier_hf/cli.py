@@ -252,7 +252,7 @@ def _report(summary, output) -> None:
         parts.append(f"{len(summary.failed)} failed")
     if output or summary.failed or summary.skipped:
         print(f"tarsier describe: {', '.join(parts)}", file=sys.stderr)
-    for path, error in summary.failed:
+    for _path, error in summary.failed:
         print(f"  failed: {error}", file=sys.stderr)
 
 

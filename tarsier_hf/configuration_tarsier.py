@@ -67,7 +67,9 @@ class TarsierConfig(LlavaConfig):
         config_dict, kwargs = super().get_config_dict(*args, **kwargs)
         # An official Tarsier config is "llava" by type but Tarsier by architecture: read it as ours, silently.
         # A plain LLaVA config keeps its type, so transformers still warns that it is not a Tarsier checkpoint.
-        if config_dict.get("model_type") == "llava" and _TARSIER_ARCHITECTURE in (config_dict.get("architectures") or []):
+        if config_dict.get("model_type") == "llava" and _TARSIER_ARCHITECTURE in (
+            config_dict.get("architectures") or []
+        ):
             config_dict = {**config_dict, "model_type": cls.model_type}
         return config_dict, kwargs
 

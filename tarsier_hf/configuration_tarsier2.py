@@ -22,8 +22,15 @@ __all__ = ["Tarsier2Config", "is_official_tarsier2_config", "official_config_to_
 _OFFICIAL_ARCHITECTURE = "TarsierForConditionalGeneration"
 # Keys of the official LlavaConfig that its Qwen2-VL path does not use (no projector, no newline tokens).
 _UNUSED_LLAVA_KEYS = (
-    "ignore_index", "projector_hidden_act", "vision_feature_select_strategy", "vision_feature_layer",
-    "image_newline_idx", "image_new_idx", "projection_head", "vocab_size", "auto_map",
+    "ignore_index",
+    "projector_hidden_act",
+    "vision_feature_select_strategy",
+    "vision_feature_layer",
+    "image_newline_idx",
+    "image_new_idx",
+    "projection_head",
+    "vocab_size",
+    "auto_map",
 )
 # Keys of transformers-4.4x Qwen2-VL configs that describe the runtime, not the model; "attn_implementation" would
 # otherwise force flash-attention 2 on every sub-model.

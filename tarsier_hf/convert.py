@@ -67,9 +67,7 @@ def convert(src: str, dst: str, dtype: str = "auto") -> Path:
     model, info = model_class.from_pretrained(src_path, dtype=_DTYPES[dtype], output_loading_info=True)
     problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
     if problems or info.get("error_msgs"):
-        raise RuntimeError(
-            f"{src} does not load as a {family} checkpoint exactly: {problems or info['error_msgs']}"
-        )
+        raise RuntimeError(f"{src} does not load as a {family} checkpoint exactly: {problems or info['error_msgs']}")
 
     dst_path.mkdir(parents=True, exist_ok=True)
     config_class.register_for_auto_class()
@@ -98,7 +96,9 @@ def main(argv=None) -> int:
         "'tarsier2' checkpoint that AutoModelForImageTextToText loads (with `import tarsier_hf` or "
         "trust_remote_code=True).",
     )
-    parser.add_argument("src", help="official checkpoint: local directory or Hub repo id (e.g. omni-research/Tarsier-7b)")
+    parser.add_argument(
+        "src", help="official checkpoint: local directory or Hub repo id (e.g. omni-research/Tarsier-7b)"
+    )
     parser.add_argument("dst", help="output directory")
     parser.add_argument("--dtype", default="auto", choices=sorted(_DTYPES), help="weights dtype (default: as stored)")
     args = parser.parse_args(argv)

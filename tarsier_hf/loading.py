@@ -32,9 +32,14 @@ FAMILIES = {"tarsier": TarsierForConditionalGeneration, "tarsier2": Tarsier2ForC
 FAMILY_NUM_FRAMES = {"tarsier": 8, "tarsier2": 16}
 
 _DTYPES = {
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
 }
 
 

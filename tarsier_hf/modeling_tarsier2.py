@@ -88,8 +88,10 @@ class Tarsier2Model(Qwen2VLModel):
         merge = self.config.vision_config.spatial_merge_size
         batch_size, seq_len = input_ids.shape
         position_ids = torch.zeros(3, batch_size, seq_len, dtype=input_ids.dtype, device=input_ids.device)
-        grids = {1: iter(image_grid_thw if image_grid_thw is not None else []),
-                 2: iter(video_grid_thw if video_grid_thw is not None else [])}
+        grids = {
+            1: iter(image_grid_thw if image_grid_thw is not None else []),
+            2: iter(video_grid_thw if video_grid_thw is not None else []),
+        }
         deltas = []
         for row in range(batch_size):
             token_types = mm_token_type_ids[row]
@@ -132,7 +134,7 @@ class Tarsier2Model(Qwen2VLModel):
                 raise ValueError(
                     f"The text has {found} {name}-token positions (id {token_id}) but the frames produce {needed} "
                     f"{name} features. Each visual placeholder must be expanded to (grid_t * grid_h * grid_w) / "
-                    f"{self.config.vision_config.spatial_merge_size ** 2} tokens of its {name}_grid_thw row "
+                    f"{self.config.vision_config.spatial_merge_size**2} tokens of its {name}_grid_thw row "
                     "(Tarsier2Processor does this)."
                 )
         return super().get_placeholder_mask(

@@ -136,8 +136,10 @@ class Tarsier2Processor(ProcessorMixin):
         self.max_seq_len = max_seq_len
         self.temporal_patch_size = temporal_patch_size
         super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE, **kwargs)
-        ids = {token: tokenizer.convert_tokens_to_ids(token) for token in
-               ("<|image_pad|>", "<|vision_start|>", "<|vision_end|>")}
+        ids = {
+            token: tokenizer.convert_tokens_to_ids(token)
+            for token in ("<|image_pad|>", "<|vision_start|>", "<|vision_end|>")
+        }
         missing = [token for token, value in ids.items() if value is None or value == tokenizer.unk_token_id]
         if missing:
             raise ValueError(f"The tokenizer lacks {missing}; Tarsier2 uses Qwen2-VL's vision tokens.")
@@ -154,22 +156,31 @@ class Tarsier2Processor(ProcessorMixin):
 
     @property
     def merge_length(self) -> int:
-        return self.image_processor.merge_size ** 2
+        return self.image_processor.merge_size**2
 
     # ------------------------------------------------------------------------------------------------ prompts
 
-    def apply_chat_template(self, conversation, chat_template=None, tokenize=False, add_generation_prompt=True,
-                            **kwargs) -> str:
+    def apply_chat_template(
+        self, conversation, chat_template=None, tokenize=False, add_generation_prompt=True, **kwargs
+    ) -> str:
         """Render chat messages (transformers' format, visual blocks ``{"type": "video"}``/``{"type": "image"}``)
         as the official inference prompt, each visual as one ``<|image_pad|>`` that :meth:`__call__` expands.
         ``add_generation_prompt`` appends the official empty assistant turn. Only ``tokenize=False``."""
         if tokenize:
-            raise ValueError("Tarsier2Processor.apply_chat_template renders text only; pass it to the processor "
-                             "with the visuals to get input_ids.")
+            raise ValueError(
+                "Tarsier2Processor.apply_chat_template renders text only; pass it to the processor "
+                "with the visuals to get input_ids."
+            )
         messages = [
-            {"role": m["role"], "content": m["content"] if isinstance(m["content"], str) else [
-                {**block, "num_vision_tokens": 1} if block.get("type") in ("image", "video") else block
-                for block in m["content"]]}
+            {
+                "role": m["role"],
+                "content": m["content"]
+                if isinstance(m["content"], str)
+                else [
+                    {**block, "num_vision_tokens": 1} if block.get("type") in ("image", "video") else block
+                    for block in m["content"]
+                ],
+            }
             for m in conversation
         ]
         return self._render(messages, add_generation_prompt, chat_template)
@@ -180,8 +191,11 @@ class Tarsier2Processor(ProcessorMixin):
         # The official inference call: no generation prompt, the final (empty) assistant turn without its EOS.
         strip_final_eos = messages[-1]["role"] == "assistant"
         return self.tokenizer.apply_chat_template(
-            messages, chat_template=chat_template or self.chat_template, tokenize=False,
-            add_generation_prompt=False, strip_final_eos=strip_final_eos,
+            messages,
+            chat_template=chat_template or self.chat_template,
+            tokenize=False,
+            add_generation_prompt=False,
+            strip_final_eos=strip_final_eos,
         )
 
     def _user_blocks(self, text: str, kinds: list[str]) -> list[dict]:
@@ -192,8 +206,8 @@ class Tarsier2Processor(ProcessorMixin):
         # [video, text] blocks, which have none (Qwen2-VL's format puts nothing between a visual and the text).
         blocks, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            if text[last:match.start()].strip("\n"):
-                blocks.append({"type": "text", "text": text[last:match.start()].strip("\n")})
+            if text[last : match.start()].strip("\n"):
+                blocks.append({"type": "text", "text": text[last : match.start()].strip("\n")})
             blocks.append({"type": match.group()[1:-1]})
             last = match.end()
         if text[last:].strip("\n"):
@@ -246,8 +260,11 @@ class Tarsier2Processor(ProcessorMixin):
                     frames.append(self._image_frames(image_items[next(next_image)]))
                 else:
                     index = next(next_video)
-                    frames.append(self._video_frames(video_items[index], num_frames, start_times[index],
-                                                     end_times[index], video_backend, index))
+                    frames.append(
+                        self._video_frames(
+                            video_items[index], num_frames, start_times[index], end_times[index], video_backend, index
+                        )
+                    )
             # The official per-sample budget: a duplicated video frame counts twice, an image `temporal_patch_size`.
             num_images = sum(2 * len(f) if k == "video" else self.temporal_patch_size for k, f in zip(kinds, frames))
             budget_max, budget_min = max_pixels, min_pixels
@@ -269,7 +286,8 @@ class Tarsier2Processor(ProcessorMixin):
         data = dict(self.tokenizer(prompts, **tokenizer_kwargs))
         ids = data["input_ids"]
         data["mm_token_type_ids"] = (
-            (ids == self.image_token_id).long() if isinstance(ids, torch.Tensor)
+            (ids == self.image_token_id).long()
+            if isinstance(ids, torch.Tensor)
             else [[int(i == self.image_token_id) for i in row] for row in ids]
         )
         if pixel_values:
@@ -316,8 +334,9 @@ class Tarsier2Processor(ProcessorMixin):
             return sample_frame_indices_tarsier2(total, num_frames)
 
         if isinstance(item, (str, os.PathLike)):
-            arrays = load_frames(item, num_frames, start_time=start_time, end_time=end_time, sampler=sampler,
-                                 backend=backend)
+            arrays = load_frames(
+                item, num_frames, start_time=start_time, end_time=end_time, sampler=sampler, backend=backend
+            )
         else:
             arrays = frames_from_decoded(item, sampler=sampler, source=f"video #{index}")
         return [Image.fromarray(np.asarray(frame)) for frame in arrays]
@@ -365,8 +384,9 @@ def _check_budget(max_pixels, min_pixels) -> None:
 def _as_list(items, name: str) -> list:
     if items is None:
         return []
-    if isinstance(items, (str, os.PathLike, Image.Image)) or (isinstance(items, (np.ndarray, torch.Tensor))
-                                                               and items.ndim in (3, 4) and name == "videos"):
+    if isinstance(items, (str, os.PathLike, Image.Image)) or (
+        isinstance(items, (np.ndarray, torch.Tensor)) and items.ndim in (3, 4) and name == "videos"
+    ):
         return [items]
     if isinstance(items, (np.ndarray, torch.Tensor)) and name == "images" and items.ndim == 3:
         return [items]
@@ -393,8 +413,10 @@ def _place_without_placeholders(kinds_per_text, num_images: int, num_videos: int
         raise ValueError("Several texts without placeholders got both images and videos; use placeholders.")
     count, kind = (num_videos, "video") if num_videos else (num_images, "image")
     if count not in (0, len(kinds_per_text)):
-        raise ValueError(f"{count} {kind}s for {len(kinds_per_text)} texts without placeholders: give one per text "
-                         "or put <video>/<image> placeholders in the texts.")
+        raise ValueError(
+            f"{count} {kind}s for {len(kinds_per_text)} texts without placeholders: give one per text "
+            "or put <video>/<image> placeholders in the texts."
+        )
     return [[kind] * (1 if count else 0) for _ in kinds_per_text]
 
 
@@ -402,8 +424,10 @@ def _check_counts(kinds_per_text, num_images: int, num_videos: int) -> None:
     flat = [kind for kinds in kinds_per_text for kind in kinds]
     if "visual" in flat:  # rendered prompts: the visuals' order is images as given, then videos; counts must agree
         if len(flat) != num_images + num_videos:
-            raise ValueError(f"the texts have {len(flat)} visual blocks but {num_images} image(s) and {num_videos} "
-                             "video(s) were given")
+            raise ValueError(
+                f"the texts have {len(flat)} visual blocks but {num_images} image(s) and {num_videos} "
+                "video(s) were given"
+            )
         if num_images and num_videos:
             raise ValueError("rendered prompts with both images and videos are ambiguous; use placeholders")
         kind = "image" if num_images else "video"

@@ -408,7 +408,9 @@ def frame_folder_files(folder: str | os.PathLike) -> list[Path]:
     Raises :class:`MediaError` when it holds none."""
     folder = Path(folder)
     files = [
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("._")
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("._")
     ]
     if not files:
         raise MediaError(f"{folder}: folder holds no frame images (supported: {_listing(IMAGE_EXTENSIONS)})")
@@ -427,8 +429,10 @@ def _decode_frame_folder(sink, folder, num_frames, start_time, end_time, sampler
     for index in sorted(set(indices)):
         frame = _load_image(files[index])
         if shape is not None and frame.shape != shape:
-            raise MediaError(f"{files[index]}: frame size {frame.shape[1]}x{frame.shape[0]} differs from the folder's first "
-                             f"sampled frame ({shape[1]}x{shape[0]})")
+            raise MediaError(
+                f"{files[index]}: frame size {frame.shape[1]}x{frame.shape[0]} differs from the folder's first "
+                f"sampled frame ({shape[1]}x{shape[0]})"
+            )
         shape = frame.shape
         sink(index, frame)
     return indices

@@ -97,7 +97,9 @@ def judge_server(_judge_server_session):
     """The session's ``LocalJudgeServer`` on 127.0.0.1 (deterministic replies, fault injection, call counting),
     with counters, faults and settings reset before the test."""
     server = _judge_server_session
-    settings = {name: getattr(server, name) for name in ("latency", "timeout_delay", "api_key", "models", "other_reply")}
+    settings = {
+        name: getattr(server, name) for name in ("latency", "timeout_delay", "api_key", "models", "other_reply")
+    }
     server.reset()
     yield server
     for name, value in settings.items():

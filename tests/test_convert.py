@@ -60,12 +60,16 @@ def test_converted_weights_are_the_official_tensors(converted):
         assert (converted / name).is_file(), name
 
 
-def test_auto_classes_load_it_and_the_conversion_leaks_nothing_into_later_saves(converted, official_checkpoint, tmp_path):
+def test_auto_classes_load_it_and_the_conversion_leaks_nothing_into_later_saves(
+    converted, official_checkpoint, tmp_path
+):
     model = AutoModelForImageTextToText.from_pretrained(converted)
     assert isinstance(model, TarsierForConditionalGeneration)
     inputs = build_tiny_tokenizer()(PROMPT, return_tensors="pt")
     with torch.no_grad():
-        torch.testing.assert_close(model(**inputs, pixel_values=pixel_values()).logits, reference_logits(), rtol=0, atol=0)
+        torch.testing.assert_close(
+            model(**inputs, pixel_values=pixel_values()).logits, reference_logits(), rtol=0, atol=0
+        )
     # The conversion (in this process) registered the classes for auto_map; later saves must not carry it.
     assert TarsierConfig._auto_class is None and TarsierForConditionalGeneration._auto_class is None
     assert TarsierProcessor._auto_class is None
@@ -98,13 +102,28 @@ def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(c
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
     result = subprocess.run(
-        [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(converted), PROMPT, str(tmp_path / "logits.pt"),
-         str(tmp_path / "clip.pt")],
-        check=False, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            REMOTE_CODE_SCRIPT,
+            str(converted),
+            PROMPT,
+            str(tmp_path / "logits.pt"),
+            str(tmp_path / "clip.pt"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith("TarsierForConditionalGeneration")
+    assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith(
+        "TarsierForConditionalGeneration"
+    )
     assert report["problems"] == 0
     assert report["processor"].startswith("transformers_modules.") and report["processor"].endswith("TarsierProcessor")
     torch.testing.assert_close(torch.load(tmp_path / "logits.pt"), reference_logits(), rtol=0, atol=0)
@@ -137,7 +156,10 @@ def test_command_line_casts_dtype(official_checkpoint, tmp_path):
     dst = tmp_path / "bf16"
     result = subprocess.run(
         [sys.executable, "-m", "tarsier_hf.convert", str(official_checkpoint), str(dst), "--dtype", "bfloat16"],
-        check=False, capture_output=True, text=True, timeout=300,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"wrote native tarsier checkpoint to {dst}"

@@ -16,7 +16,12 @@ from _data import (
 
 from tarsier_hf.video_io import load_frames
 
-EVAL_FILES = ["EgoSchema_subset.jsonl", "MSVD-Caption-test.jsonl", "MSVD-QA-val.jsonl", "Next-QA-val-multi_choice.jsonl"]
+EVAL_FILES = [
+    "EgoSchema_subset.jsonl",
+    "MSVD-Caption-test.jsonl",
+    "MSVD-QA-val.jsonl",
+    "Next-QA-val-multi_choice.jsonl",
+]
 
 
 def test_committed_data_is_small_and_licensed():

@@ -77,7 +77,9 @@ def test_explicit_choices_win_and_device_map_shards(official_checkpoint, monkeyp
     monkeypatch.setattr(loading, "is_flash_attn_2_available", lambda: True)
     loading.load_tarsier(str(official_checkpoint), dtype="float32", attn_implementation="eager", device_map="auto")
     loading.load_tarsier(str(official_checkpoint), device="cuda:1", dtype="fp16", revision="main")
-    assert [(c["dtype"], c["attn_implementation"], c["device_map"], c["revision"]) for c in recorded_from_pretrained] == [
+    assert [
+        (c["dtype"], c["attn_implementation"], c["device_map"], c["revision"]) for c in recorded_from_pretrained
+    ] == [
         (torch.float32, "eager", "auto", None),
         (torch.float16, "flash_attention_2", "cuda:1", "main"),
     ]

@@ -203,8 +203,11 @@ def test_batched_left_padded_greedy_equals_one_by_one():
     model = tiny_model(seed=7)
     tokenizer = build_tiny_tokenizer()
     tokenizer.padding_side = "left"
-    prompts = [expanded_prompt(1, "Hi."), expanded_prompt(3, "Describe the video in detail, please."),
-               expanded_prompt(2, "What happens?")]
+    prompts = [
+        expanded_prompt(1, "Hi."),
+        expanded_prompt(3, "Describe the video in detail, please."),
+        expanded_prompt(2, "What happens?"),
+    ]
     clips = [frames(1, seed=1), frames(3, seed=2), frames(2, seed=3)]
     kwargs = dict(max_new_tokens=8, do_sample=False, pad_token_id=TINY_PAD_TOKEN_ID)
 
@@ -212,16 +215,16 @@ def test_batched_left_padded_greedy_equals_one_by_one():
     for prompt, clip in zip(prompts, clips):
         inputs = tokenizer(prompt, return_tensors="pt")
         out = model.generate(**inputs, pixel_values=clip, **kwargs)
-        single.append(out[0, inputs.input_ids.shape[1]:].tolist())
+        single.append(out[0, inputs.input_ids.shape[1] :].tolist())
 
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     assert (batch.attention_mask[:, 0] == 0).any(), "the batch must actually be left padded"
     out = model.generate(**batch, pixel_values=torch.cat(clips), **kwargs)
-    rows = out[:, batch.input_ids.shape[1]:].tolist()
+    rows = out[:, batch.input_ids.shape[1] :].tolist()
     assert [row[: len(expected)] for row, expected in zip(rows, single)] == single
     # a sequence that stopped early (at EOS) is only padded afterwards
     for row, expected in zip(rows, single):
-        assert len(expected) == 8 or (expected[-1] == 2 and set(row[len(expected):]) <= {TINY_PAD_TOKEN_ID})
+        assert len(expected) == 8 or (expected[-1] == 2 and set(row[len(expected) :]) <= {TINY_PAD_TOKEN_ID})
 
 
 # ---------------------------------------------------------------------------------------------------- training
@@ -279,14 +282,15 @@ def test_beam_search_expands_multi_frame_features_per_sample():
     tokenizer = build_tiny_tokenizer()
     prompts = [expanded_prompt(1, "Hi."), expanded_prompt(3, "What happens in the video?")]
     clips = [frames(1, seed=4), frames(3, seed=5)]
-    kwargs = dict(max_new_tokens=5, do_sample=False, num_beams=2, num_return_sequences=2,
-                  pad_token_id=TINY_PAD_TOKEN_ID)
+    kwargs = dict(
+        max_new_tokens=5, do_sample=False, num_beams=2, num_return_sequences=2, pad_token_id=TINY_PAD_TOKEN_ID
+    )
     single = []
     for prompt, clip in zip(prompts, clips):
         inputs = tokenizer(prompt, return_tensors="pt")
-        single += model.generate(**inputs, pixel_values=clip, **kwargs)[:, inputs.input_ids.shape[1]:].tolist()
+        single += model.generate(**inputs, pixel_values=clip, **kwargs)[:, inputs.input_ids.shape[1] :].tolist()
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
-    out = model.generate(**batch, pixel_values=torch.cat(clips), **kwargs)[:, batch.input_ids.shape[1]:].tolist()
+    out = model.generate(**batch, pixel_values=torch.cat(clips), **kwargs)[:, batch.input_ids.shape[1] :].tolist()
     assert [row[: len(expected)] for row, expected in zip(out, single)] == single
 
 

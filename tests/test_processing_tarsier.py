@@ -161,13 +161,17 @@ def test_gif_image_and_decoded_inputs(processor, clips):
     gif = processor(text=DESCRIBE, videos=clips["gif"], num_frames=4, return_tensors="pt")
     gif_frames = load_frames(clips["gif"], 4)
     assert [frame_index(f) for f in gif_frames] == [0, 4, 7, 11]
-    np.testing.assert_allclose(gif["pixel_values"], np.stack([independent_pixels(f, 28) for f in gif_frames]), atol=1e-5)
+    np.testing.assert_allclose(
+        gif["pixel_values"], np.stack([independent_pixels(f, 28) for f in gif_frames]), atol=1e-5
+    )
     still = processor(text=DESCRIBE, videos=clips["png"], return_tensors="pt")  # an image is a 1-frame video
     image = np.asarray(Image.open(clips["png"]).convert("RGB"))
     np.testing.assert_allclose(still["pixel_values"], independent_pixels(image, 28)[None], atol=1e-5)
     frames = np.stack([index_frame(i, 32, 24) for i in range(10)])
     as_given = processor(text=DESCRIBE, videos=frames, return_tensors="pt")  # decoded frames are used as given
-    np.testing.assert_allclose(as_given["pixel_values"], np.stack([independent_pixels(f, 28) for f in frames]), atol=1e-5)
+    np.testing.assert_allclose(
+        as_given["pixel_values"], np.stack([independent_pixels(f, 28) for f in frames]), atol=1e-5
+    )
     sampled = processor(text=DESCRIBE, videos=[Image.fromarray(f) for f in frames], num_frames=3, return_tensors="pt")
     expected = processor(text=DESCRIBE, videos=frames[[0, 4, 9]], return_tensors="pt")
     torch.testing.assert_close(sampled["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
@@ -199,15 +203,21 @@ def test_per_video_start_and_end_times_trim_each_video(processor, clips):
     windows = [(clips["a"], 1.0, 2.0), (clips["b"], None, None), (clips["a"], 0.5, None)]
     expected = [load_frames(path, 3, start_time=start, end_time=end) for path, start, end in windows]
     assert [[frame_index(f) for f in frames] for frames in expected] == [[10, 15, 20], [0, 24, 49], [5, 17, 29]]
-    np.testing.assert_allclose(out["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5)
+    np.testing.assert_allclose(
+        out["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5
+    )
     with pytest.raises(ValueError, match="start_time has 2 values for 3 videos"):
-        processor(text=[DESCRIBE] * 3, videos=[clips["a"], clips["b"], clips["a"]], start_time=[1.0, None], padding=True)
+        processor(
+            text=[DESCRIBE] * 3, videos=[clips["a"], clips["b"], clips["a"]], start_time=[1.0, None], padding=True
+        )
 
 
 def test_video_backend_per_call(processor, clips):
     for backend in ("pyav", "auto"):
         out = processor(text=DESCRIBE, videos=clips["b"], num_frames=4, video_backend=backend)
-        np.testing.assert_allclose(out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend=backend)), atol=1e-5)
+        np.testing.assert_allclose(
+            out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend=backend)), atol=1e-5
+        )
     with pytest.raises(ValueError, match="backend must be 'auto', 'decord' or 'pyav', got 'vlc'"):
         processor(text=DESCRIBE, videos=clips["b"], video_backend="vlc")
     try:
@@ -217,7 +227,9 @@ def test_video_backend_per_call(processor, clips):
             processor(text=DESCRIBE, videos=clips["b"], video_backend="decord")
     else:
         out = processor(text=DESCRIBE, videos=clips["b"], num_frames=4, video_backend="decord")
-        np.testing.assert_allclose(out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend="decord")), atol=1e-5)
+        np.testing.assert_allclose(
+            out["pixel_values"], pixels_of(load_frames(clips["b"], 4, backend="decord")), atol=1e-5
+        )
 
 
 def test_grouped_videos_per_text(processor, clips):
@@ -226,8 +238,12 @@ def test_grouped_videos_per_text(processor, clips):
     flat = processor(text=texts, videos=[clips["a"], clips["b"], clips["gif"]], num_frames=2, padding=True)
     assert grouped["input_ids"] == flat["input_ids"]
     expected = [load_frames(clips["a"], 2), load_frames(clips["b"], 2), load_frames(clips["gif"], 2)]
-    np.testing.assert_allclose(grouped["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5)
-    with pytest.raises(ValueError, match=r"<video> placeholders per text \[1, 2\] do not match the videos given per text \[2, 1\]"):
+    np.testing.assert_allclose(
+        grouped["pixel_values"], pixels_of([frame for frames in expected for frame in frames]), atol=1e-5
+    )
+    with pytest.raises(
+        ValueError, match=r"<video> placeholders per text \[1, 2\] do not match the videos given per text \[2, 1\]"
+    ):
         processor(text=texts, videos=[[clips["a"], clips["b"]], [clips["gif"]]], padding=True)
     # without placeholders, each group goes first in its own text
     first = processor(text=["one", "two"], videos=[[clips["a"]], [clips["b"]]], num_frames=2, padding=True)
@@ -237,8 +253,9 @@ def test_grouped_videos_per_text(processor, clips):
 def test_videos_without_text_give_only_pixels(processor, clips):
     alone = processor(videos=[clips["a"], clips["gif"]], num_frames=3, return_tensors="pt")
     assert set(alone) == {"pixel_values"}
-    with_text = processor(text=["<video>", "<video>"], videos=[clips["a"], clips["gif"]], num_frames=3,
-                          padding=True, return_tensors="pt")
+    with_text = processor(
+        text=["<video>", "<video>"], videos=[clips["a"], clips["gif"]], num_frames=3, padding=True, return_tensors="pt"
+    )
     torch.testing.assert_close(alone["pixel_values"], with_text["pixel_values"], rtol=0, atol=0)
     with pytest.raises(ValueError, match="needs text, images or videos"):
         processor()
@@ -424,7 +441,9 @@ def test_bad_media_errors_name_the_file(processor, clips, tmp_path):
         processor(text=DESCRIBE, videos=str(tmp_path / "notes.txt"))
     with pytest.raises(MediaError, match=r"a\.mp4: start_time 9s is beyond the end"):
         processor(text=DESCRIBE, videos=clips["a"], start_time=9)
-    with pytest.raises(MediaError, match=r"num_frames \(the number of frames to sample\) must be an integer >= 1, got 0"):
+    with pytest.raises(
+        MediaError, match=r"num_frames \(the number of frames to sample\) must be an integer >= 1, got 0"
+    ):
         processor(text=DESCRIBE, videos=clips["a"], num_frames=0)
     with pytest.raises(MediaError, match=r"a\.mp4: images= takes still images"):
         processor(text="<image>", images=[str(clips["a"])])

@@ -37,7 +37,11 @@ print(json.dumps({"cls": type(model).__module__ + "." + type(model).__name__,
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "tarsier_hf.convert", *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "tarsier_hf.convert", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -63,8 +67,9 @@ def test_convert_then_trust_remote_code_without_the_package(tmp_path):
     processor = AutoProcessor.from_pretrained(dst)
     assert isinstance(model, Tarsier2ForConditionalGeneration) and isinstance(processor, Tarsier2Processor)
     clip = np.random.default_rng(0).integers(0, 256, (24, 60, 90, 3), dtype=np.uint8)
-    inputs = Tarsier2Processor.from_pretrained(src)(text="Describe the video in detail.", videos=[clip],
-                                                    return_tensors="pt")
+    inputs = Tarsier2Processor.from_pretrained(src)(
+        text="Describe the video in detail.", videos=[clip], return_tensors="pt"
+    )
     with torch.no_grad():
         reference = Tarsier2ForConditionalGeneration.from_pretrained(src)(**inputs).logits
 
@@ -73,11 +78,19 @@ def test_convert_then_trust_remote_code_without_the_package(tmp_path):
     env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(dst), str(tmp_path / "out.pt")],
-        capture_output=True, text=True, timeout=300, check=False, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith("Tarsier2ForConditionalGeneration")
+    assert report["cls"].startswith("transformers_modules.") and report["cls"].endswith(
+        "Tarsier2ForConditionalGeneration"
+    )
     assert report["processor"].endswith("Tarsier2Processor") and report["num_frames"] == 16
     assert report["problems"] == 0
     remote = torch.load(tmp_path / "out.pt")

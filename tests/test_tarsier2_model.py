@@ -86,8 +86,10 @@ def test_native_save_round_trip_keeps_weights_and_type(official, tmp_path):
     model = Tarsier2ForConditionalGeneration.from_pretrained(official)
     model.save_pretrained(tmp_path / "native")
     assert json.loads((tmp_path / "native" / "config.json").read_text())["model_type"] == "tarsier2"
-    with safe_open(tmp_path / "native" / "model.safetensors", "pt") as saved, \
-            safe_open(official / "model.safetensors", "pt") as original:  # saved back in the official key layout
+    with (
+        safe_open(tmp_path / "native" / "model.safetensors", "pt") as saved,
+        safe_open(official / "model.safetensors", "pt") as original,
+    ):  # saved back in the official key layout
         official_keys = set(original.keys())
         assert set(saved.keys()) == {k for k in official_keys if not k.startswith("multi_modal_projector.")}
     again, info = Tarsier2ForConditionalGeneration.from_pretrained(tmp_path / "native", output_loading_info=True)
@@ -101,10 +103,15 @@ def test_rope_positions_follow_the_official_rule(official, frames):
     processor = Tarsier2Processor.from_pretrained(official, num_frames=frames)
     model = Tarsier2ForConditionalGeneration.from_pretrained(official)
     videos = _videos(frames, [(30, 56, 56, 3), (40, 60, 90, 3)])
-    inputs = processor(text=["<video>Describe the video.", "<video>\nA man <video> walks."],
-                       videos=[videos[0], videos[1], videos[0]], return_tensors="pt")
+    inputs = processor(
+        text=["<video>Describe the video.", "<video>\nA man <video> walks."],
+        videos=[videos[0], videos[1], videos[0]],
+        return_tensors="pt",
+    )
     positions, deltas = model.model.get_rope_index(
-        inputs["input_ids"], inputs["mm_token_type_ids"], inputs["image_grid_thw"],
+        inputs["input_ids"],
+        inputs["mm_token_type_ids"],
+        inputs["image_grid_thw"],
         attention_mask=inputs["attention_mask"],
     )
     expected = official_rope_index(inputs["input_ids"], inputs["image_grid_thw"], inputs["attention_mask"])
@@ -114,7 +121,9 @@ def test_rope_positions_follow_the_official_rule(official, frames):
     assert torch.equal(deltas.squeeze(1), expected.amax(dim=(1, 2)) + 1 - lengths)
     if frames == 16:  # transformers' own rule would resume text at start + max(h, w) instead
         stock = super(type(model.model), model.model).get_rope_index(
-            inputs["input_ids"], inputs["mm_token_type_ids"], inputs["image_grid_thw"],
+            inputs["input_ids"],
+            inputs["mm_token_type_ids"],
+            inputs["image_grid_thw"],
             attention_mask=inputs["attention_mask"],
         )[0]
         assert not torch.equal(stock.permute(1, 2, 0)[mask], expected[mask])
@@ -128,10 +137,10 @@ def test_batched_generation_equals_single(official):
     settings = {"max_new_tokens": 6, "do_sample": False}
     batch = processor(text=texts, videos=videos, return_tensors="pt")
     assert (batch["attention_mask"][:, 0] == 0).any()  # left padding is exercised
-    batched = model.generate(**batch, **settings)[:, batch["input_ids"].shape[1]:]
+    batched = model.generate(**batch, **settings)[:, batch["input_ids"].shape[1] :]
     for row, (text, video) in enumerate(zip(texts, videos)):
         single = processor(text=text, videos=[video], return_tensors="pt")
-        alone = model.generate(**single, **settings)[:, single["input_ids"].shape[1]:]
+        alone = model.generate(**single, **settings)[:, single["input_ids"].shape[1] :]
         assert torch.equal(alone[0], batched[row])
 
 

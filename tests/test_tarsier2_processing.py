@@ -42,10 +42,12 @@ def official_video_patches(frames, max_pixels, image_min=56 * 56, image_max=112 
     elif hb * wb < image_min:
         beta = math.sqrt(image_min / (h * w))
         hb, wb = math.ceil(h * beta / 28) * 28, math.ceil(w * beta / 28) * 28
-    video = np.stack([
-        ((np.asarray(f.resize((wb, hb), Image.BICUBIC), dtype=np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
-        for f in resized
-    ]).astype(np.float32)
+    video = np.stack(
+        [
+            ((np.asarray(f.resize((wb, hb), Image.BICUBIC), dtype=np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+            for f in resized
+        ]
+    ).astype(np.float32)
     t, gh, gw = video.shape[0] // 2, hb // 14, wb // 14
     patches = video.reshape(t, 2, 3, gh // 2, 2, 14, gw // 2, 2, 14).transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
     return patches.reshape(t * gh * gw, 3 * 2 * 14 * 14), (t, gh, gw)
@@ -55,8 +57,9 @@ def test_frames_duplication_resize_and_patches_match_the_official_path(processor
     rng = np.random.default_rng(0)
     clip = rng.integers(0, 256, (30, 90, 160, 3), dtype=np.uint8)
     budget = 100 * 100  # forces the pre-resize: 160x90 → smart_resize(factor=1) → 133x74
-    out = processor(text="Describe the video in detail.", videos=[clip], num_frames=5, max_pixels=budget,
-                    return_tensors="pt")
+    out = processor(
+        text="Describe the video in detail.", videos=[clip], num_frames=5, max_pixels=budget, return_tensors="pt"
+    )
     indices = sample_frame_indices_tarsier2(30, 5)
     assert indices == [0, 7, 14, 22, 29]
     expected, grid = official_video_patches([Image.fromarray(clip[i]) for i in indices], budget)
@@ -88,12 +91,17 @@ def test_per_sample_budget_lowers_the_frame_budget(processor):
 def test_prompt_is_the_chat_template_on_the_official_messages(processor):
     clip = np.zeros((4, 56, 56, 3), dtype=np.uint8)  # 4 frames x (4x4 patches → 2x2 merged = 4 tokens)
     out = processor(text="Describe the video in detail.", videos=[clip], num_frames=4, return_tensors="pt")
-    expected = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>"
-                + "<|image_pad|>" * 16 + "<|vision_end|>Describe the video in detail.<|im_end|>\n"
-                "<|im_start|>assistant\n")
+    expected = (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>"
+        + "<|image_pad|>" * 16
+        + "<|vision_end|>Describe the video in detail.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
     assert processor.tokenizer.decode(out["input_ids"][0]) == expected
     # the lmms-eval path: apply_chat_template then the processor gives the same ids
-    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Describe the video in detail."}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Describe the video in detail."}]}
+    ]
     rendered = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     again = processor(text=rendered, videos=[clip], num_frames=4, return_tensors="pt")
     assert torch.equal(again["input_ids"], out["input_ids"])
@@ -112,13 +120,19 @@ def test_images_take_one_temporal_patch(processor):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"text": "<video><video>Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)]},
-         "2 <video> placeholder.*but 1 video"),
+        (
+            {"text": "<video><video>Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)]},
+            "2 <video> placeholder.*but 1 video",
+        ),
         ({"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "max_pixels": 0}, "max_pixels"),
-        ({"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "min_pixels": 10 ** 6},
-         "min_pixels=1000000 must not exceed"),
-        ({"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "max_pixels": 100},
-         "too small for Qwen2-VL's 28-pixel grid"),
+        (
+            {"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "min_pixels": 10**6},
+            "min_pixels=1000000 must not exceed",
+        ),
+        (
+            {"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "max_pixels": 100},
+            "too small for Qwen2-VL's 28-pixel grid",
+        ),
         ({"text": "Describe.", "videos": [np.zeros((2, 56, 56, 3), np.uint8)], "num_frames": 0}, "num_frames"),
     ],
 )

@@ -46,7 +46,10 @@ class TarsierModelTester:
         input_ids[:, 0] = 1
         attention_mask = torch.ones_like(input_ids)
         pixel_values = torch.randn(
-            self.batch_size * self.frames_per_sample, self.num_channels, self.image_size, self.image_size,
+            self.batch_size * self.frames_per_sample,
+            self.num_channels,
+            self.image_size,
+            self.image_size,
             generator=generator,
         )
         assert TINY_PAD_TOKEN_ID not in input_ids
@@ -89,4 +92,3 @@ class TarsierModelTest(common.ModelTesterMixin, unittest.TestCase):
     )
     def test_generation_tester_mixin_inheritance(self):
         pass
-

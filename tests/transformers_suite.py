@@ -43,8 +43,18 @@ def fetch_sdist(directory: Path) -> Path:
     if existing:
         return existing[0]
     directory.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--dest", str(directory),
-               f"transformers=={transformers.__version__}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--dest",
+        str(directory),
+        f"transformers=={transformers.__version__}",
+    ]
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
     found = sorted(directory.glob(f"transformers-{transformers.__version__}.tar.gz"))
     if result.returncode != 0 or not found:

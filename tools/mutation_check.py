@@ -170,10 +170,16 @@ MUTATIONS = [
 
 def copy_repo(target: Path) -> None:
     """Tracked and untracked (not ignored) files of the checkout, as they are now."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for relative in filter(None, listed):
         source = REPO / relative
         if source.is_file():
@@ -194,7 +200,12 @@ def run_mutation(mutation: Mutation, copy: Path, timeout: int) -> tuple[str, flo
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
-            check=False, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         # exit 1: tests failed. Anything else (collection error, usage error) proves nothing: reported as ERROR.
         outcome = {0: "SURVIVED", 1: "KILLED"}.get(result.returncode, f"ERROR (pytest exit {result.returncode})")
@@ -227,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
             survived += outcome == "SURVIVED"
             stale += outcome == "STALE"
             errors += outcome.startswith("ERROR")
-            print(f"{outcome:28} {mutation.name:24} {seconds:6.1f}s  {mutation.what}" + (f"\n{'':30}{detail}" if detail else ""),
-                  flush=True)
+            print(
+                f"{outcome:28} {mutation.name:24} {seconds:6.1f}s  {mutation.what}"
+                + (f"\n{'':30}{detail}" if detail else ""),
+                flush=True,
+            )
     killed = len(selected) - survived - stale - errors
     print(f"{killed} of {len(selected)} mutations killed, {survived} survived, {errors} errors, {stale} stale")
     return 2 if stale else (1 if survived or errors else 0)

@@ -35,8 +35,8 @@ from a complete cache need neither a key nor a network.
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from .cache import JudgeCache, reply_key

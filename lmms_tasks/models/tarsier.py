@@ -100,7 +100,9 @@ class Tarsier(lmms):
     ) -> None:
         super().__init__()
         self.num_frames = None if num_frames in (None, "", "None") else _positive_int(num_frames, "num_frames")
-        self.max_new_tokens = None if max_new_tokens in (None, "", "None") else _positive_int(max_new_tokens, "max_new_tokens")
+        self.max_new_tokens = (
+            None if max_new_tokens in (None, "", "None") else _positive_int(max_new_tokens, "max_new_tokens")
+        )
         self.batch_size_per_gpu = _batch_size(batch_size)
         self.video_backend = video_backend
         self.square_mode = square_mode
@@ -183,7 +185,9 @@ class Tarsier(lmms):
         return self._generate_requests(requests, prompt_of, gen_kwargs_index=1)
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
-        raise NotImplementedError("tarsier answers generation tasks (output_type: generate_until) only, not loglikelihood tasks")
+        raise NotImplementedError(
+            "tarsier answers generation tasks (output_type: generate_until) only, not loglikelihood tasks"
+        )
 
     def generate_until_multi_round(self, requests) -> list[str]:
         raise NotImplementedError("tarsier does not support multi-round generation tasks")
@@ -265,14 +269,16 @@ class Tarsier(lmms):
         )
         inputs = inputs.to(self._model.device)
         generated = self._model.generate(**inputs, **self._generation_settings(gen_kwargs))
-        new_tokens = generated[:, inputs["input_ids"].shape[1]:]
+        new_tokens = generated[:, inputs["input_ids"].shape[1] :]
         decoded = self._tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [_cut_at_stops(text, _stop_strings(gen_kwargs)).strip() for text in decoded]
 
     def _generation_settings(self, gen_kwargs: dict) -> dict:
         settings = {
             "max_new_tokens": self.max_new_tokens or int(gen_kwargs.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS),
-            "pad_token_id": self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else self.eot_token_id,
+            "pad_token_id": self._tokenizer.pad_token_id
+            if self._tokenizer.pad_token_id is not None
+            else self.eot_token_id,
             "eos_token_id": self.eot_token_id,
         }
         temperature = float(gen_kwargs.get("temperature") or 0)
@@ -311,7 +317,8 @@ def _describe(error: BaseException) -> str:
 
 def _log_failures(requests: list[Instance], failures: dict[int, str]) -> None:
     listed = "\n".join(
-        f"  {requests[index].args[-2]} doc {requests[index].args[-3]}: {reason}" for index, reason in sorted(failures.items())
+        f"  {requests[index].args[-2]} doc {requests[index].args[-3]}: {reason}"
+        for index, reason in sorted(failures.items())
     )
     eval_logger.warning(
         f"tarsier: {len(failures)} of {len(requests)} requests could not be answered; they are kept in the "
@@ -334,9 +341,11 @@ def _with_task_settings(prompt: _Prompt, doc, context: str | None = None) -> _Pr
     """A task's own settings: a prompt that already is one ``USER: ... ASSISTANT: ...`` turn (Tarsier's released
     benchmark prompts, e.g. ending ``ASSISTANT: Answer: (``) is passed to the processor unchanged, its ``<video>``
     placeholders taking the document's videos in order; a document's ``num_frames`` field sets its frame count."""
-    texts = [context] if context is not None else [
-        item["text"] for message in prompt.messages for item in message["content"] if item.get("type") == "text"
-    ]
+    texts = (
+        [context]
+        if context is not None
+        else [item["text"] for message in prompt.messages for item in message["content"] if item.get("type") == "text"]
+    )
     if len(prompt.messages) == 1 and len(texts) == 1 and _VICUNA_TURN.match(texts[0]):
         prompt.text = texts[0]
     frames = doc.get("num_frames") if isinstance(doc, dict) else None

@@ -64,7 +64,9 @@ def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not a JSON line ({error.msg}); is this a tarsier describe output?")
+            raise ValueError(
+                f"{path}:{number}: not a JSON line ({error.msg}); is this a tarsier describe output?"
+            ) from None
         if not isinstance(record, dict) or "path" not in record or "description" not in record:
             raise ValueError(f'{path}:{number}: not a tarsier describe record (needs "path" and "description")')
         records.append(record)

@@ -7,7 +7,9 @@ from lmms_tasks.autodq import scorer as scorer_module
 CLIP_1 = "A character emerges from smoke and fire. The character half kneels on the ground. A dog barks."
 
 
-def test_unanswered_clips_are_listed_failed_with_their_reason_and_not_judged(make_scorer, annotations, judge_server, tmp_path):
+def test_unanswered_clips_are_listed_failed_with_their_reason_and_not_judged(
+    make_scorer, annotations, judge_server, tmp_path
+):
     alone = make_scorer(cache_dir=tmp_path / "alone").score({"1": CLIP_1}, annotations).results
     calls_for_clip_1 = judge_server.calls
     report = make_scorer(cache_dir=tmp_path / "with-unanswered").score(
@@ -36,7 +38,9 @@ def test_a_clip_cannot_be_both_predicted_and_unanswered(make_scorer, annotations
         make_scorer().score({"1": CLIP_1}, annotations, unanswered={"no-such-clip": "oops"})
 
 
-def test_progress_counts_finished_clips_while_the_judge_is_still_busy(make_scorer, annotations, judge_server, monkeypatch):
+def test_progress_counts_finished_clips_while_the_judge_is_still_busy(
+    make_scorer, annotations, judge_server, monkeypatch
+):
     """With all clips in flight at once, none finished before nearly every call was made (the bar sat at 0)."""
     calls_at_update = []
 

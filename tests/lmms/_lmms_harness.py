@@ -20,9 +20,19 @@ TASKS_DIR = REPO / "lmms_tasks" / "tasks"
 CLIP_IDS = ("1", "2", "3", "4", "199", "200", "201", "202")
 # Settings a developer's shell may hold; every run must use only what the test gives it.
 _CLEARED_ENV = (
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "TARSIER_JUDGE_MODEL", "TARSIER_JUDGE_BASE_URL", "TARSIER_JUDGE_API_KEY",
-    "TARSIER_JUDGE_CONCURRENCY", "TARSIER_AUTODQ_CACHE", "TARSIER_DREAM1K_ANNOTATIONS", "TARSIER_DREAM1K_VIDEO_DIR",
-    "TARSIER_HF_TASK_DISCOVERY", "LMMS_EVAL_PLUGINS", "HF_DATASETS_CACHE", "HF_HUB_CACHE",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "TARSIER_JUDGE_MODEL",
+    "TARSIER_JUDGE_BASE_URL",
+    "TARSIER_JUDGE_API_KEY",
+    "TARSIER_JUDGE_CONCURRENCY",
+    "TARSIER_AUTODQ_CACHE",
+    "TARSIER_DREAM1K_ANNOTATIONS",
+    "TARSIER_DREAM1K_VIDEO_DIR",
+    "TARSIER_HF_TASK_DISCOVERY",
+    "LMMS_EVAL_PLUGINS",
+    "HF_DATASETS_CACHE",
+    "HF_HUB_CACHE",
 )
 
 
@@ -70,9 +80,13 @@ def output_of(process) -> str:
 def load_run(output_path: Path, process) -> tuple[dict, list[dict]]:
     """The results JSON and the logged samples (by doc id) a run wrote under ``output_path``."""
     results_files = sorted(output_path.rglob("[0-9]*_results.json"))
-    assert len(results_files) == 1, f"expected one results file under {output_path}, found {results_files}{output_of(process)}"
+    assert len(results_files) == 1, (
+        f"expected one results file under {output_path}, found {results_files}{output_of(process)}"
+    )
     samples_files = sorted(output_path.rglob("[0-9]*_samples_dream1k.jsonl"))
-    assert len(samples_files) == 1, f"expected one samples file under {output_path}, found {samples_files}{output_of(process)}"
+    assert len(samples_files) == 1, (
+        f"expected one samples file under {output_path}, found {samples_files}{output_of(process)}"
+    )
     results = json.loads(results_files[0].read_text(encoding="utf-8"))
     samples = [json.loads(line) for line in samples_files[0].read_text(encoding="utf-8").splitlines()]
     return results, sorted(samples, key=lambda sample: sample["doc_id"])

@@ -16,7 +16,9 @@ from test_lmms_dream1k_runs import reference_predictions
 from lmms_tasks import failed_generation
 
 
-def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(tmp_path, lmms_env, tiny_checkpoint, dream1k_videos):
+def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(
+    tmp_path, lmms_env, tiny_checkpoint, dream1k_videos
+):
     videos = tmp_path / "videos"
     videos.mkdir()
     for clip in "1234":
@@ -26,7 +28,9 @@ def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(tmp_path, 
     lmms_env["TARSIER_DREAM1K_VIDEO_DIR"] = str(videos)
     model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8,dtype=float32"
     args = ["--tasks", "dream1k", "--limit", "6", "--output_path", str(tmp_path / "out"), "--log_samples"]
-    process = run_lmms_eval(["--model", "tarsier", "--model_args", model_args, "--batch_size", "3", *args], lmms_env, tmp_path)
+    process = run_lmms_eval(
+        ["--model", "tarsier", "--model_args", model_args, "--batch_size", "3", *args], lmms_env, tmp_path
+    )
     results, samples = load_run(tmp_path / "out", process)
 
     task = results["results"]["dream1k"]
@@ -38,7 +42,9 @@ def test_missing_and_corrupt_videos_fail_alone_and_the_rest_is_scored(tmp_path, 
     assert report["per_source"]["DREAM/movie_animation"]["n_failed"] == 2
 
     # The good clips got exactly what a clean run gives them; the bad ones carry the reason, not a description.
-    expected = reference_predictions(tiny_checkpoint, [videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    expected = reference_predictions(
+        tiny_checkpoint, [videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8
+    )
     assert [sample["autodq"]["prediction"] for sample in samples[:4]] == expected
     for sample in samples[4:]:
         assert sample["autodq"]["prediction"] is None

@@ -101,7 +101,9 @@ def test_docs_from_local_annotations_and_videos(tmp_path, monkeypatch, caplog):
     write_clip(tmp_path / "videos" / "1.mp4", seed=1)
     write_clip(tmp_path / "videos" / "nested" / "201.mp4", seed=201)
     with caplog.at_level(logging.WARNING):
-        docs = data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path / "videos")))
+        docs = data.docs_from_source(
+            source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path / "videos"))
+        )
 
     assert len(docs) == 50 and [doc["clip_id"] for doc in docs[:3]] == ["1", "2", "3"]
     first = docs[0]
@@ -124,8 +126,10 @@ def test_environment_overrides_the_source_row(tmp_path, monkeypatch):
     monkeypatch.setenv(data.VIDEO_DIR_ENV, str(tmp_path / "videos"))
     docs = data.docs_from_source(source_row(annotations="/does/not/exist.jsonl", video_dir="/nor/this"))
     assert [(doc["clip_id"], doc["source"]) for doc in docs] == [
-        ("199", "DREAM/movie_animation"), ("200", "DREAM/movie_animation"),
-        ("201", "DREAM/movie_live_action"), ("202", "DREAM/movie_live_action"),
+        ("199", "DREAM/movie_animation"),
+        ("200", "DREAM/movie_animation"),
+        ("201", "DREAM/movie_live_action"),
+        ("202", "DREAM/movie_live_action"),
     ]
     assert {doc["annotations"] for doc in docs} == {str(subset)}
 
@@ -137,7 +141,10 @@ def test_bad_sources_say_what_to_set(tmp_path, monkeypatch):
     monkeypatch.delenv(data.VIDEO_DIR_ENV, raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    with pytest.raises(data.DataSourceError, match="not in the Hugging Face cache.*TARSIER_DREAM1K_ANNOTATIONS.*TARSIER_DREAM1K_VIDEO_DIR"):
+    with pytest.raises(
+        data.DataSourceError,
+        match="not in the Hugging Face cache.*TARSIER_DREAM1K_ANNOTATIONS.*TARSIER_DREAM1K_VIDEO_DIR",
+    ):
         data.docs_from_source(source_row())
     with pytest.raises(data.DataSourceError, match="annotation file not found: /missing.jsonl"):
         data.docs_from_source(source_row(annotations="/missing.jsonl", video_dir=str(tmp_path)))
@@ -196,14 +203,26 @@ def test_prompt_comes_from_the_task_options():
 def test_all_metrics_share_one_scoring_run_and_a_failed_clip_is_reported(tmp_path, monkeypatch, judge_server):
     monkeypatch.setenv("TARSIER_JUDGE_BASE_URL", judge_server.base_url)
     monkeypatch.setenv("TARSIER_AUTODQ_CACHE", str(tmp_path / "cache"))
-    docs = {doc["clip_id"]: doc for doc in data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path)))}
+    docs = {
+        doc["clip_id"]: doc
+        for doc in data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path)))
+    }
     predictions = {"1": "A character emerges from smoke and fire.", "201": "A zebra crosses the road."}
     per_doc = [utils.dream1k_process_results(docs[clip_id], [text]) for clip_id, text in predictions.items()]
     judge_server.inject("malformed", times=10, kind="extract_events", match="zebra")  # every ask for clip 201 fails
-    args = argparse.Namespace(output_path=str(tmp_path / "out"), model="dummy", model_args="pretrained=org/My-Model", limit=None, offset=0, gen_kwargs="")
+    args = argparse.Namespace(
+        output_path=str(tmp_path / "out"),
+        model="dummy",
+        model_args="pretrained=org/My-Model",
+        limit=None,
+        offset=0,
+        gen_kwargs="",
+    )
 
     calls_before = judge_server.calls
-    assert utils.dream1k_autodq_f1([row["autodq_f1"] for row in per_doc], args=args) == pytest.approx(2 * 0.2 * 1.0 / 1.2)
+    assert utils.dream1k_autodq_f1([row["autodq_f1"] for row in per_doc], args=args) == pytest.approx(
+        2 * 0.2 * 1.0 / 1.2
+    )
     calls = judge_server.calls - calls_before
     report_file = Path(utils.dream1k_autodq([row["autodq"] for row in per_doc], args=args))
     report = json.loads(report_file.read_text())
@@ -212,7 +231,13 @@ def test_all_metrics_share_one_scoring_run_and_a_failed_clip_is_reported(tmp_pat
 
     assert report["failed_ids"] == ["201"] and report["n_scored"] == 1
     assert list(report["per_source"]) == ["DREAM/movie_animation", "DREAM/movie_live_action"]
-    assert report["per_source"]["DREAM/movie_live_action"] == {"f1": None, "precision": None, "recall": None, "n": 0, "n_failed": 1}
+    assert report["per_source"]["DREAM/movie_live_action"] == {
+        "f1": None,
+        "precision": None,
+        "recall": None,
+        "n": 0,
+        "n_failed": 1,
+    }
     scored, failed = per_doc[0]["autodq"], per_doc[1]["autodq"]
     assert (scored["recall"], scored["precision"]) == (0.2, 1.0)
     assert failed["error"] and failed["recall"] is None and failed["precision"] is None
@@ -267,11 +292,20 @@ def direct(checkpoint, videos, starts, ends, max_new_tokens, **processor_options
 
     processor = TarsierProcessor.from_pretrained(checkpoint)
     model = TarsierForConditionalGeneration.from_pretrained(checkpoint).eval()
-    inputs = processor(text=[OFFICIAL_PROMPT] * len(videos), videos=videos, num_frames=2, start_time=starts,
-                       end_time=ends, padding=True, padding_side="left", return_tensors="pt", **processor_options)
+    inputs = processor(
+        text=[OFFICIAL_PROMPT] * len(videos),
+        videos=videos,
+        num_frames=2,
+        start_time=starts,
+        end_time=ends,
+        padding=True,
+        padding_side="left",
+        return_tensors="pt",
+        **processor_options,
+    )
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return [text.strip() for text in texts], inputs
 
 
@@ -284,8 +318,15 @@ def test_chat_model_options_reach_the_processor_and_the_model(tiny_checkpoint, t
     # Not square (so padding differs from stretching), and 3 s long (so trimming to 0.5-2 s changes the frames).
     videos = [str(write_video(tmp_path / "1.mp4", num_frames=30)), str(moving_pattern_video(tmp_path / "2.mp4"))]
     docs = [{"video": videos[0], "start": 0.5, "end": 2.0}, {"video": videos[1]}]
-    model = TarsierChat(pretrained=str(tiny_checkpoint), num_frames="2", max_new_tokens="6", batch_size="2",
-                        square_mode="pad", attn_implementation="eager", dtype="float32")
+    model = TarsierChat(
+        pretrained=str(tiny_checkpoint),
+        num_frames="2",
+        max_new_tokens="6",
+        batch_size="2",
+        square_mode="pad",
+        attn_implementation="eager",
+        dtype="float32",
+    )
     assert model.model.config._attn_implementation == "eager"
     model.task_dict = {"t": {"test": docs}}
     calls = record_generate_calls(model, monkeypatch)
@@ -367,10 +408,16 @@ def test_bad_model_arguments_are_clear_errors(tiny_checkpoint, tmp_path):
     from lmms_tasks import failed_generation
 
     video = str(write_clip(tmp_path / "1.mp4", seed=1))
-    for option, problem in (("video_backend", "backend must be 'auto', 'decord' or 'pyav', got 'vlc'"),
-                            ("square_mode", "square_mode must be one of")):
-        model = TarsierChat(pretrained=str(tiny_checkpoint), num_frames=2, max_new_tokens=2,
-                            **{option: "vlc" if option == "video_backend" else "crop"})
+    for option, problem in (
+        ("video_backend", "backend must be 'auto', 'decord' or 'pyav', got 'vlc'"),
+        ("square_mode", "square_mode must be one of"),
+    ):
+        model = TarsierChat(
+            pretrained=str(tiny_checkpoint),
+            num_frames=2,
+            max_new_tokens=2,
+            **{option: "vlc" if option == "video_backend" else "crop"},
+        )
         model.task_dict = {"t": {"test": [{"video": video}]}}
         (output,) = model.generate_until([chat_request(0, {})])
         assert problem in (failed_generation.reason_of(output) or ""), output
@@ -383,7 +430,9 @@ def test_predictions_are_kept_when_the_judge_cannot_be_used(tmp_path, monkeypatc
 
     docs = data.docs_from_source(source_row(annotations=str(DREAM1K_ANNOTATIONS), video_dir=str(tmp_path)))
     items = [utils.dream1k_process_results(doc, [f"Prediction {doc['clip_id']}."])["autodq"] for doc in docs[:3]]
-    args = argparse.Namespace(output_path=str(tmp_path / "out"), model="dummy", model_args="", limit=3, offset=0, gen_kwargs="")
+    args = argparse.Namespace(
+        output_path=str(tmp_path / "out"), model="dummy", model_args="", limit=3, offset=0, gen_kwargs=""
+    )
     with LocalJudgeServer(models={"another-judge"}) as server:  # answers 404 "model not found" to gpt-3.5-turbo-0125
         monkeypatch.setenv("TARSIER_JUDGE_BASE_URL", server.base_url)
         monkeypatch.setenv("TARSIER_AUTODQ_CACHE", str(tmp_path / "cache"))

@@ -55,7 +55,11 @@ def check_report_shape(task: dict, n_clips: int) -> dict:
 
 def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, judge_server):
     calls_before = judge_server.calls
-    process = run_lmms_eval(["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", *dream1k_args(tmp_path / "out")], lmms_env, tmp_path)
+    process = run_lmms_eval(
+        ["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", *dream1k_args(tmp_path / "out")],
+        lmms_env,
+        tmp_path,
+    )
     results, samples = load_run(tmp_path / "out", process)
     task = results["results"]["dream1k"]
 
@@ -79,7 +83,10 @@ def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, jud
     first = samples[0]["autodq"]
     assert first["prediction"] == DUMMY_RESPONSE and first["source"] == "DREAM/movie_animation"
     assert first["ref_events"][0] == "A character emerges from smoke and fire."
-    assert first["pred_events"] == ["a character emerges from smoke and fire", "the character half kneels on the ground"]
+    assert first["pred_events"] == [
+        "a character emerges from smoke and fire",
+        "the character half kneels on the ground",
+    ]
     assert [j["relationship"] for j in first["recall_judgments"]] == ["entailment"] * 2 + ["neutral"] * 3
     assert [j["relationship"] for j in first["precision_judgments"]] == ["entailment", "neutral"]
     assert (first["recall"], first["precision"], first["error"]) == (0.4, 0.5, None)
@@ -88,7 +95,11 @@ def test_dummy_model_run_is_scored_once_with_every_field(tmp_path, lmms_env, jud
 
     # The same predictions again: every judge reply comes from the cache and the numbers are identical.
     calls_before = judge_server.calls
-    again = run_lmms_eval(["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", *dream1k_args(tmp_path / "again")], lmms_env, tmp_path)
+    again = run_lmms_eval(
+        ["--model", "dummy", "--model_args", f"response={DUMMY_RESPONSE}", *dream1k_args(tmp_path / "again")],
+        lmms_env,
+        tmp_path,
+    )
     repeated, _ = load_run(tmp_path / "again", again)
     assert judge_server.calls == calls_before
     again_report = json.loads(Path(repeated["results"]["dream1k"]["autodq,none"]).read_text())
@@ -105,19 +116,29 @@ def reference_predictions(checkpoint: Path, videos: list[Path], num_frames: int,
     processor = TarsierProcessor.from_pretrained(checkpoint)
     predictions = []
     for video in videos:
-        inputs = processor(text=f"USER: <video>\n{PROMPT} ASSISTANT: ", videos=[str(video)], num_frames=num_frames, return_tensors="pt")
+        inputs = processor(
+            text=f"USER: <video>\n{PROMPT} ASSISTANT: ", videos=[str(video)], num_frames=num_frames, return_tensors="pt"
+        )
         with torch.inference_mode():
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        predictions.append(processor.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+        predictions.append(
+            processor.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        )
     return predictions
 
 
 def test_tarsier_model_run_matches_direct_generation(tmp_path, lmms_env, tiny_checkpoint, dream1k_videos):
     model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8,dtype=float32"
-    process = run_lmms_eval(["--model", "tarsier", "--model_args", model_args, "--batch_size", "3", *dream1k_args(tmp_path / "out")], lmms_env, tmp_path)
+    process = run_lmms_eval(
+        ["--model", "tarsier", "--model_args", model_args, "--batch_size", "3", *dream1k_args(tmp_path / "out")],
+        lmms_env,
+        tmp_path,
+    )
     results, samples = load_run(tmp_path / "out", process)
 
-    expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    expected = reference_predictions(
+        tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8
+    )
     assert len(set(expected)) == 4  # the clips look different to the model
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
     assert [sample["filtered_resps"] for sample in samples] == expected
@@ -137,11 +158,18 @@ def test_two_processes_share_the_clips_and_score_them_once(tmp_path, lmms_env, t
     """``torchrun`` is what ``accelerate launch`` runs for several processes; lmms-eval gives each rank half the clips."""
     model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    process = run_lmms_eval(["--model", "tarsier", "--model_args", model_args, *dream1k_args(tmp_path / "out")], lmms_env, tmp_path, launcher=launcher)
+    process = run_lmms_eval(
+        ["--model", "tarsier", "--model_args", model_args, *dream1k_args(tmp_path / "out")],
+        lmms_env,
+        tmp_path,
+        launcher=launcher,
+    )
     results, samples = load_run(tmp_path / "out", process)
     assert "Postprocessed 2 docs for dream1k" in process.stdout + process.stderr, output_of(process)
 
-    expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    expected = reference_predictions(
+        tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8
+    )
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
     # Rank 1's logged rows carry the judgments made on rank 0 too.
     assert all(sample["autodq"]["recall_judgments"] and sample["autodq"]["error"] is None for sample in samples)
@@ -153,13 +181,24 @@ def test_include_path_runs_the_task_without_automatic_discovery(tmp_path, lmms_e
     lmms_env["TARSIER_HF_TASK_DISCOVERY"] = "0"
     model_args = f"pretrained={tiny_checkpoint},num_frames=2,max_new_tokens=8"
     process = run_lmms_eval(
-        ["--model", "tarsier", "--force_simple", "--model_args", model_args, "--include_path", str(TASKS_DIR), *dream1k_args(tmp_path / "out")],
+        [
+            "--model",
+            "tarsier",
+            "--force_simple",
+            "--model_args",
+            model_args,
+            "--include_path",
+            str(TASKS_DIR),
+            *dream1k_args(tmp_path / "out"),
+        ],
         lmms_env,
         tmp_path,
     )
     results, samples = load_run(tmp_path / "out", process)
     assert results["config"]["model_backend"] == "lmms_tasks.models.tarsier.Tarsier (simple)"
-    expected = reference_predictions(tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8)
+    expected = reference_predictions(
+        tiny_checkpoint, [dream1k_videos / f"{i}.mp4" for i in "1234"], num_frames=2, max_new_tokens=8
+    )
     assert [sample["autodq"]["prediction"] for sample in samples] == expected
     check_report_shape(results["results"]["dream1k"], n_clips=4)
 

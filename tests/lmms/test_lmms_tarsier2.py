@@ -28,8 +28,10 @@ def test_tarsier2_checkpoint_runs_with_its_own_defaults(tarsier2_checkpoint, tmp
     assert Tarsier(pretrained=str(tarsier2_checkpoint), num_frames="4").num_frames == 4
 
     clip = write_clip(tmp_path / "clip.mp4", seed=3, num_frames=20, size=56)
-    text = model._generate([_simple_prompt("<video>\nDescribe the video in detail.", [str(clip)])],
-                           {"max_new_tokens": 5, "do_sample": False})
+    text = model._generate(
+        [_simple_prompt("<video>\nDescribe the video in detail.", [str(clip)])],
+        {"max_new_tokens": 5, "do_sample": False},
+    )
 
     processor = Tarsier2Processor.from_pretrained(tarsier2_checkpoint)
     direct = Tarsier2ForConditionalGeneration.from_pretrained(tarsier2_checkpoint)
@@ -37,5 +39,5 @@ def test_tarsier2_checkpoint_runs_with_its_own_defaults(tarsier2_checkpoint, tmp
     assert inputs["image_grid_thw"].tolist() == [[16, 4, 4]]
     with torch.inference_mode():
         out = direct.generate(**inputs, max_new_tokens=5, do_sample=False)
-    expected = processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    expected = processor.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
     assert text == [expected]

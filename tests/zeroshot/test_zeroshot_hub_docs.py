@@ -43,8 +43,16 @@ def test_nextqa_hub_rows_give_the_released_prompts(hf_home):
     rows, expected = [], released("Next-QA-val-multi_choice.jsonl")
     for line in expected:
         question, options = split_options(line["text"]["question"])
-        rows.append({"video": int(line["vid"]), "question": question, **{f"a{i}": o for i, o in enumerate(options)},
-                     "answer": "ABCDE".index(line["text"]["response"]), "qid": 0, "type": "CW"})
+        rows.append(
+            {
+                "video": int(line["vid"]),
+                "question": question,
+                **{f"a{i}": o for i, o in enumerate(options)},
+                "answer": "ABCDE".index(line["text"]["response"]),
+                "qid": 0,
+                "type": "CW",
+            }
+        )
     (hf_home / "nextqa" / "NExTVideo").mkdir(parents=True)
     (hf_home / "nextqa" / "NExTVideo" / f"{rows[0]['video']}.mp4").write_bytes(b"")
 
@@ -66,9 +74,15 @@ def test_egoschema_hub_rows_give_the_released_prompts_with_16_frames():
         body = line["text"]["question"].removeprefix("Question: ")
         question, options = split_options(body.replace("\nOptions: ", ""))
         # The Hub's options carry their letter as "A. ..." and the answer is the option index as a string.
-        rows.append({"video_idx": line["vid"], "question": question,
-                     "option": [f"{letter}. {o}" for letter, o in zip("ABCDE", options)],
-                     "answer": str("ABCDE".index(line["text"]["response"])), "question_idx": line["vid"]})
+        rows.append(
+            {
+                "video_idx": line["vid"],
+                "question": question,
+                "option": [f"{letter}. {o}" for letter, o in zip("ABCDE", options)],
+                "answer": str("ABCDE".index(line["text"]["response"])),
+                "question_idx": line["vid"],
+            }
+        )
 
     docs = hub_docs_for("egoschema", rows)
 
@@ -79,8 +93,16 @@ def test_egoschema_hub_rows_give_the_released_prompts_with_16_frames():
 
 def test_activitynet_hub_rows_give_the_released_prompts(hf_home):
     expected = released("ActivityNet-QA-test.jsonl")
-    rows = [{"video_name": line["vid"].removeprefix("v_"), "question": line["text"]["question"],
-             "answer": line["text"]["response"], "question_id": f"q{i}", "type": "1"} for i, line in enumerate(expected)]
+    rows = [
+        {
+            "video_name": line["vid"].removeprefix("v_"),
+            "question": line["text"]["question"],
+            "answer": line["text"]["response"],
+            "question_id": f"q{i}",
+            "type": "1",
+        }
+        for i, line in enumerate(expected)
+    ]
     folder = hf_home / "activitynetqa" / "all_test"
     folder.mkdir(parents=True)
     (folder / f"{expected[0]['vid']}.webm").write_bytes(b"")  # ActivityNet clips come as .mp4, .webm or .mkv
@@ -105,8 +127,14 @@ def test_vatex_hub_rows_keep_every_reference_caption():
 
 def test_mvbench_hub_rows_letter_the_candidates_and_skip_unusable_rows(caplog):
     rows = [
-        {"video": "a.mp4", "question": "What did the person do first?", "candidates": ["sat", "ran", "ate"],
-         "answer": "ran", "start": 3.0, "end": 9.5},
+        {
+            "video": "a.mp4",
+            "question": "What did the person do first?",
+            "candidates": ["sat", "ran", "ate"],
+            "answer": "ran",
+            "start": 3.0,
+            "end": 9.5,
+        },
         {"video": "b.mp4", "question": "Which?", "candidates": ["x", "y"], "answer": "z"},
         {"video": "c.mp4", "question": "", "candidates": ["x", "y"], "answer": "x"},
         {"video": "d.mp4", "question": "How many?", "candidates": ["1", "2", "3", "4"], "answer": "4"},

@@ -157,7 +157,9 @@ def test_hub_tasks_are_scored_with_tarsiers_prompts_and_protocol(run):
     assert protocol["frames"] == 8
 
     caption = tasks["tarsier_vatex_caption_hub"]["results,none"]
-    assert caption["overall"]["n"] == 3 and tasks["tarsier_vatex_caption_hub"]["cider,none"] == caption["overall"]["cider"]
+    assert (
+        caption["overall"]["n"] == 3 and tasks["tarsier_vatex_caption_hub"]["cider,none"] == caption["overall"]["cider"]
+    )
     assert caption["n_generation_errors"] == 0
 
 

@@ -67,7 +67,10 @@ def docs_from_source(row: dict) -> list[dict]:
     if absent:
         logger.warning(
             "dream1k: %d of %d clips have no video in %s (first: %s); evaluating one of them will fail",
-            len(absent), len(docs), video_dir, ", ".join(absent[:5]),
+            len(absent),
+            len(docs),
+            video_dir,
+            ", ".join(absent[:5]),
         )
     logger.info("dream1k: %d clips, annotations %s, videos %s", len(docs), annotations_path, video_dir)
     return docs
@@ -135,7 +138,9 @@ def extract_once(archive: Path, target: Path) -> Path:
                 zipped.extractall(partial)
         except zipfile.BadZipFile as error:
             shutil.rmtree(partial, ignore_errors=True)
-            raise DataSourceError(f"{archive} is not a valid zip archive ({error}); delete it to download it again") from None
+            raise DataSourceError(
+                f"{archive} is not a valid zip archive ({error}); delete it to download it again"
+            ) from None
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         (target / _EXTRACTED_MARKER).write_text(str(archive) + "\n", encoding="utf-8")
@@ -147,7 +152,9 @@ def _hub_file(row: dict, filename: str) -> str:
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     repo, revision = row["hub_repo"], row["hub_revision"] or None
-    offline_hint = f"or, offline, set {ANNOTATIONS_ENV} to a local DREAM-1k.jsonl and {VIDEO_DIR_ENV} to its video folder"
+    offline_hint = (
+        f"or, offline, set {ANNOTATIONS_ENV} to a local DREAM-1k.jsonl and {VIDEO_DIR_ENV} to its video folder"
+    )
     try:
         return hf_hub_download(repo, filename, repo_type="dataset", revision=revision)
     except GatedRepoError:
@@ -156,6 +163,10 @@ def _hub_file(row: dict, filename: str) -> str:
             f"(`hf auth login` or $HF_TOKEN), {offline_hint}"
         ) from None
     except RepositoryNotFoundError:
-        raise DataSourceError(f"dataset {repo} not found or not accessible with the current token, {offline_hint}") from None
+        raise DataSourceError(
+            f"dataset {repo} not found or not accessible with the current token, {offline_hint}"
+        ) from None
     except LocalEntryNotFoundError:
-        raise DataSourceError(f"{filename} of {repo} is not in the Hugging Face cache and the Hub cannot be reached; {offline_hint}") from None
+        raise DataSourceError(
+            f"{filename} of {repo} is not in the Hugging Face cache and the Hub cannot be reached; {offline_hint}"
+        ) from None

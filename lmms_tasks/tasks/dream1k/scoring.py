@@ -42,7 +42,9 @@ def autodq_results(items, args=None) -> dict:
         raise ValueError("dream1k: no clips to score")
     annotation_files = sorted({record.annotations for record in records})
     if len(annotation_files) != 1:
-        raise ValueError(f"dream1k: the clips come from several annotation files {annotation_files}; score one at a time")
+        raise ValueError(
+            f"dream1k: the clips come from several annotation files {annotation_files}; score one at a time"
+        )
     judge = JudgeConfig()
     key = (
         annotation_files[0],
@@ -78,7 +80,10 @@ def _score(records, annotations_path: str, judge: JudgeConfig, args, key: tuple)
             logger.error(
                 "dream1k: AutoDQ scoring failed (%s). The predictions are in %s; once the judge works, score them with "
                 "`tarsier-autodq score %s --annotations %s`",
-                error, predictions_file, predictions_file, annotations_path,
+                error,
+                predictions_file,
+                predictions_file,
+                annotations_path,
             )
         raise
     for row in report.per_clip:
@@ -87,7 +92,10 @@ def _score(records, annotations_path: str, judge: JudgeConfig, args, key: tuple)
     results["artifacts"] = None
     if run_dir:
         paths = report.save(run_dir)
-        results["artifacts"] = {"predictions": str(predictions_file), **{name: str(path) for name, path in paths.items()}}
+        results["artifacts"] = {
+            "predictions": str(predictions_file),
+            **{name: str(path) for name, path in paths.items()},
+        }
         logger.warning("dream1k: AutoDQ results, per-clip judgments and plot written to %s", run_dir)
     return results
 
