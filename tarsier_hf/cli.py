@@ -10,12 +10,15 @@ Exit status: 0 every input described; 1 the model cannot be loaded or run (not f
 available); 2 unusable command line or inputs (nothing loaded); 3 some inputs failed (listed at the end; the others
 were described); 130 interrupted (re-run the same command to continue where it stopped).
 
-This module imports only the standard library at the top: ``--help`` and argument errors answer without torch.
+This module imports only the standard library (and the torch-free :mod:`tarsier_hf.load_options`) at the top:
+``--help`` and argument errors, bad device / dtype names included, answer without torch.
 """
 
 import argparse
 import os
 import sys
+
+from .load_options import DTYPE_NAMES, check_device, check_device_map
 
 __all__ = ["DEFAULT_MODEL", "EXIT_BAD_INPUT", "EXIT_INPUTS_FAILED", "EXIT_INTERRUPTED", "EXIT_MODEL_ERROR", "main"]
 
@@ -55,6 +58,19 @@ def _non_negative_int(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {number}")
     return number
+
+
+def _checked(check):
+    """An argparse ``type`` from a :mod:`~tarsier_hf.load_options` check (its ValueError becomes a usage error)."""
+
+    def convert(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = check.__name__.removeprefix("check_")  # argparse names the type in some messages
+    return convert
 
 
 def default_workers() -> int:
@@ -97,9 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="background decoding processes (default: min(4, CPUs - 1); 0 decodes in the main process)",
     )
-    describe.add_argument("--device", default="auto", help="auto (GPU if any), cpu, cuda, cuda:1, mps ...")
-    describe.add_argument("--device-map", default=None, help="e.g. auto: spread one large model over several GPUs")
-    describe.add_argument("--dtype", default="auto", help="auto (bf16/fp16 on GPU, fp32 on CPU), bf16, fp16, fp32")
+    describe.add_argument(
+        "--device", default="auto", type=_checked(check_device), help="auto (GPU if any), cpu, cuda, cuda:1, mps ..."
+    )
+    describe.add_argument(
+        "--device-map",
+        default=None,
+        type=_checked(check_device_map),
+        help="auto, balanced, sequential or a device: spread one large model over several GPUs",
+    )
+    describe.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", *DTYPE_NAMES],
+        metavar="DTYPE",
+        help="auto (bf16/fp16 on GPU, fp32 on CPU), bf16, fp16, fp32 (or bfloat16, float16, float32, half, float)",
+    )
     describe.add_argument(
         "--attn",
         default="auto",
@@ -113,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--vision-chunk", type=_positive_int, default=32, help="frames per vision-tower call (bounds memory; 32)"
     )
     describe.add_argument("--video-backend", default="auto", choices=["auto", "decord", "pyav"], help="default: auto")
-    describe.add_argument("--quiet", action="store_true", help="no progress bar")
+    describe.add_argument("--quiet", action="store_true", help="no progress bars (loading nor describing)")
     describe.set_defaults(run=describe_command)
     return parser
 
@@ -144,10 +173,10 @@ def describe_command(args) -> int:
         return EXIT_BAD_INPUT
 
     if args.output:
-        from .describe.records import load_records
+        from .describe.records import check_output
 
         try:
-            load_records(args.output, repair=False)  # a file that is not a describe output stops us before loading
+            check_output(args.output)  # unwritable, or a file that is not a describe output: stop before loading
         except (ValueError, OSError) as error:
             _error(f"--output: {error}")
             return EXIT_BAD_INPUT
@@ -161,6 +190,8 @@ def describe_command(args) -> int:
         return EXIT_MODEL_ERROR
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer is used before workers fork
+    if args.quiet:
+        _silence_progress_bars()
     from .describe.runner import DescribeOptions, Distributed, describe
     from .loading import load_tarsier, resolve_device
 
@@ -191,9 +222,8 @@ def _run(args, inputs, source, distributed, describe, DescribeOptions, load_tars
             device_map=args.device_map,
             revision=args.revision if source == args.model else None,
         )
-    except (OSError, ValueError, ImportError) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        _error(f"cannot load the model {args.model!r}: {first_line}")
+    except (OSError, ValueError, ImportError) as error:  # loading.ModelLoadError is a ValueError
+        _error(f"cannot load the model {args.model!r}: {' '.join(str(error).split()) or type(error).__name__}")
         return EXIT_MODEL_ERROR
 
     options = DescribeOptions(
@@ -242,6 +272,15 @@ def _run(args, inputs, source, distributed, describe, DescribeOptions, load_tars
     if distributed.is_main:
         _report(summary, args.output)
     return EXIT_INPUTS_FAILED if summary.failed else 0
+
+
+def _silence_progress_bars() -> None:
+    """``--quiet``: no "Loading weights" bar from transformers, no download bars from huggingface_hub."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()
 
 
 def _report(summary, output) -> None:

@@ -2,6 +2,7 @@
 (one input at a time through the processor's file path and `model.generate`), and the command as a subprocess."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,13 @@ def run_tarsier(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
         env=env or cli_env(),
         check=False,
     )
+
+
+def hub_cache_with(checkpoint, cache, repo_id="someone/tiny-tarsier"):
+    """The Hugging Face cache layout (refs/main → snapshot folder) holding ``checkpoint`` as ``repo_id``."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(checkpoint, repo / "snapshots" / revision)
+    return repo_id

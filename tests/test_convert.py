@@ -3,6 +3,7 @@ trust_remote_code; bad sources are refused with the reason."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -137,18 +138,33 @@ def test_converted_checkpoint_loads_with_trust_remote_code_without_the_package(c
 
 
 def test_bad_sources_are_refused_with_the_reason(official_checkpoint, tmp_path, capsys):
+    # The source is checked by tarsier_hf.model_source, as `tarsier describe --model` and the lmms-eval plugin do.
     (tmp_path / "config.json").write_text("{}")
     assert main([str(tmp_path / "config.json"), str(tmp_path / "out")]) == 1
-    assert "config.json is a file; pass a checkpoint directory or a Hub repo id" in capsys.readouterr().err
+    assert (
+        f"{tmp_path / 'config.json'}: is a file; give a checkpoint folder or a Hub model id" in capsys.readouterr().err
+    )
+    assert main(["/no/such", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == "tarsier-convert: error: /no/such: folder not found\n"
     assert main([str(official_checkpoint), str(official_checkpoint)]) == 1
     assert "DST must differ from SRC" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("tarsier-convert: error: ") and f"{tmp_path / 'empty'} has no config.json" in error
+    assert (
+        error.startswith("tarsier-convert: error: ") and f"{tmp_path / 'empty'}: the folder has no config.json" in error
+    )
     with pytest.raises(SystemExit) as exited:
         main([str(official_checkpoint), str(tmp_path / "out"), "--dtype", "int8"])
     assert exited.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err
+    # A damaged checkpoint: one line naming the file, nothing written.
+    shutil.copytree(official_checkpoint, tmp_path / "truncated")
+    with open(tmp_path / "truncated" / "model.safetensors", "r+b") as weights:
+        weights.truncate(1000)
+    assert main([str(tmp_path / "truncated"), str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"tarsier-convert: error: {tmp_path / 'truncated' / 'model.safetensors'}: corrupt or ")
+    assert error.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
 

@@ -63,6 +63,23 @@ def test_batched_equals_one_by_one(tiny, media, reference, batch_size, workers, 
     assert summary.described == 8 and summary.failed == [] and summary.skipped == 0
 
 
+def test_plain_paths_are_inputs(tiny, media, reference):
+    # str and os.PathLike items (and one path alone) are wrapped as DescribeInput, as the README's example does.
+    records = []
+    mixed = [str(media[0]), media[1], DescribeInput(str(media[3]))]
+    summary = describe(*tiny, mixed, options(batch_size=2), emit=records.append, progress=False)
+    assert [r["description"] for r in records] == [reference[0], reference[1], reference[3]]
+    assert [r["path"] for r in records] == [str(media[0]), str(media[1]), str(media[3])]
+    assert summary.described == 3 and summary.failed == []
+    alone = []
+    describe(*tiny, str(media[2]), options(), emit=alone.append, progress=False)
+    assert [r["description"] for r in alone] == [reference[2]]
+    with pytest.raises(
+        TypeError, match=r"inputs\[1\]: expected a path \(str or os.PathLike\) or a DescribeInput, got int"
+    ):
+        describe(*tiny, [str(media[0]), 7], options(), progress=False)
+
+
 def test_static_cache_gives_the_same_descriptions(tiny, media, reference):
     records = []
     generation = GenerationSettings(max_new_tokens=NEW_TOKENS, static_cache=True)

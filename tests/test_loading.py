@@ -1,6 +1,8 @@
 """load_tarsier: device / dtype / attention choices, on this machine's CPU and (availability patched, arguments to
 ``from_pretrained`` recorded) on CUDA machines with and without bf16 and flash-attention."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -106,3 +108,58 @@ def test_dtype_names():
 def test_the_loaded_class_is_tarsier_not_llava(official_checkpoint, no_accelerator):
     model, _ = loading.load_tarsier(str(official_checkpoint))
     assert type(model) is TarsierForConditionalGeneration
+
+
+def broken(checkpoint, folder, damage: str):
+    """A copy of the session's checkpoint with one file damaged; the message part load_tarsier must give."""
+    shutil.copytree(checkpoint, folder)
+    if damage == "truncated weights":
+        with open(folder / "model.safetensors", "r+b") as weights:
+            weights.truncate(1000)
+        return f"{folder / 'model.safetensors'}: corrupt or truncated weights file"
+    if damage == "config not JSON":
+        (folder / "config.json").write_text('{"model_type": "tarsier",')
+        return f"{folder / 'config.json'}: not valid JSON (Expecting property name enclosed in double quotes at line 1"
+    if damage == "config not an object":
+        (folder / "config.json").write_text("[]")
+        return f"{folder / 'config.json'}: expected a JSON object, got list"
+    if damage == "config not text":
+        (folder / "config.json").write_bytes(b"\xff\xfe\x00garbage")
+        return f"{folder / 'config.json'}: not UTF-8 text"
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    return f"{folder}: no tokenizer files (tokenizer.json, tokenizer.model or vocab.json)"
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncated weights", "config not JSON", "config not an object", "config not text", "no tokenizer"]
+)
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(native_checkpoint, tmp_path, damage):
+    message = broken(native_checkpoint, tmp_path / "damaged", damage)
+    with pytest.raises(loading.ModelLoadError) as raised:
+        loading.load_tarsier(str(tmp_path / "damaged"), device="cpu")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_device_and_dtype_names_are_the_command_lines(no_accelerator):
+    from tarsier_hf.load_options import check_device, check_device_map, check_dtype
+
+    for good in ("auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps", "xpu:1", "cpu:0"):
+        assert check_device(good) == good
+    for bad in ("banana", "CUDA", "cuda:", "cuda:-1", "cuda:01", "cuda:x", "tpu:0", "", "cuda:0:1"):
+        with pytest.raises(ValueError, match=f"unknown device {bad!r}: use auto, cpu, cuda"):
+            check_device(bad)
+        with pytest.raises(ValueError, match=f"unknown device {bad!r}"):
+            loading.resolve_device(bad)  # the same names as the command line, before torch is asked
+    assert [check_device_map(v) for v in ("auto", "balanced", "sequential", "cuda:1")] == [
+        "auto",
+        "balanced",
+        "sequential",
+        "cuda:1",
+    ]
+    with pytest.raises(ValueError, match="unknown device map 'banana': use auto, balanced"):
+        check_device_map("banana")
+    for name in ("bf16", "half", "float"):
+        assert check_dtype(name) == name and isinstance(loading.resolve_dtype(name), torch.dtype)
+    with pytest.raises(ValueError, match="unknown dtype 'float8': use auto, bf16, bfloat16"):
+        check_dtype("float8")

@@ -1,6 +1,7 @@
 """``import tarsier_hf`` is light, and registers the model types with transformers' Auto classes in either import
 order (subprocesses: each needs a fresh interpreter)."""
 
+import json
 import subprocess
 import sys
 
@@ -30,3 +31,20 @@ def test_auto_classes_know_tarsier_whatever_the_import_order(prelude):
     )
     assert process.returncode == 0, process.stderr[-3000:]
     assert process.stdout.strip().endswith("registered")
+
+
+def test_tarsier_convert_help_and_argument_errors_import_neither_torch_nor_transformers(tmp_path):
+    script = f"""
+import json, sys
+from tarsier_hf.convert import main
+codes = []
+for argv in (["--help"], [], ["src", "dst", "--dtype", "int8"], ["/no/such", {str(tmp_path / "out")!r}]):
+    try:
+        codes.append(main(argv))
+    except SystemExit as exit:
+        codes.append(exit.code)
+print(json.dumps({{"codes": codes, "heavy": sorted(m for m in ("torch", "transformers") if m in sys.modules)}}))
+"""
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert json.loads(process.stdout.splitlines()[-1]) == {"codes": [0, 2, 2, 1], "heavy": []}, process.stderr
+    assert "tarsier-convert: error: /no/such: folder not found" in process.stderr

@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 from lmms_tasks import failed_generation, run_protocol
 from tarsier_hf.loading import load_tarsier, model_family
+from tarsier_hf.model_source import ModelSourceError, check_model_source
 from tarsier_hf.video_io import media_kind
 
 DEFAULT_PRETRAINED = "omni-research/Tarsier-7b"
@@ -123,13 +124,19 @@ class Tarsier(lmms):
             self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.accelerator = accelerator
 
+        # The same check as `tarsier describe`: "folder not found" for a path that does not exist, one short Hub
+        # request (or the local cache) for a Hub id; a ModelSourceError (ValueError) naming the model otherwise.
+        try:
+            source = check_model_source(pretrained, revision)
+        except ModelSourceError as error:
+            raise ModelSourceError(f"tarsier: cannot load the model: {error}") from None
         self._model, self.processor = load_tarsier(
-            pretrained,
+            source,
             device=str(self._device),
             dtype=dtype,
             attn_implementation=attn_implementation or None,
             device_map=device_map or None,
-            revision=revision,
+            revision=revision if source == pretrained else None,  # a cached snapshot folder is that revision
             num_frames=self.num_frames,
         )
         self._tokenizer = self.processor.tokenizer

@@ -24,7 +24,15 @@ from pathlib import Path
 
 from .inputs import input_key
 
-__all__ = ["RecordWriter", "load_records", "merge_into_output", "record_key", "shard_files", "shard_path"]
+__all__ = [
+    "RecordWriter",
+    "check_output",
+    "load_records",
+    "merge_into_output",
+    "record_key",
+    "shard_files",
+    "shard_path",
+]
 
 
 def shard_path(output: str | os.PathLike, rank: int) -> Path:
@@ -40,6 +48,51 @@ def shard_files(output: str | os.PathLike) -> list[Path]:
 
 def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def check_output(path: str | os.PathLike) -> list[dict]:
+    """Check, before any model loads, that ``path`` can be the ``--output`` file; return its records (``[]`` when new).
+
+    A new file is created (with its missing folders) and removed again, so every reason the run could not write it
+    shows now: a parent that is a file, a read-only or virtual file system (``/proc``), missing permission.
+
+    Raises:
+        ValueError: ``path`` is a folder, cannot be created or written (message naming the path and the reason), or
+            holds something that is not a describe output (see :func:`load_records`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name, e.g. {path / 'descriptions.jsonl'}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{path}: cannot create it: {ancestor} is a file, not a folder")
+    if path.exists():
+        try:
+            open(path, "a").close()  # noqa: SIM115 - opening for append changes nothing; it checks permission
+        except OSError as error:
+            raise ValueError(f"{path}: cannot write to it ({error.strerror or error})") from None
+    else:
+        _try_create(path)
+    return load_records(path, repair=False)
+
+
+def _try_create(path: Path) -> None:
+    created = []
+    try:
+        for folder in reversed(path.parents):
+            if not folder.exists():
+                folder.mkdir()
+                created.append(folder)
+        with open(path, "x"):
+            pass
+        path.unlink()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot create it ({error.strerror or error})") from None
+    finally:
+        for folder in reversed(created):
+            folder.rmdir()
 
 
 def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:

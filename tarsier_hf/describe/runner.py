@@ -28,7 +28,7 @@ from .generation import GenerationSettings, generate_batch
 from .inputs import DescribeInput, input_key, instruction_for
 from .records import RecordWriter, load_records, merge_into_output, record_key, shard_path
 
-__all__ = ["DescribeOptions", "Distributed", "Summary", "describe"]
+__all__ = ["DescribeOptions", "Distributed", "Summary", "as_describe_inputs", "describe"]
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ class Distributed:
 def describe(
     model,
     processor,
-    inputs: Sequence[DescribeInput],
-    options: DescribeOptions,
+    inputs: Sequence[DescribeInput | str | os.PathLike] | str | os.PathLike,
+    options: DescribeOptions | None = None,
     output: str | os.PathLike | None = None,
     emit: Callable[[dict], None] | None = None,
     distributed: Distributed | None = None,
@@ -116,7 +116,16 @@ def describe(
     Inputs whose ``(path, instruction)`` already has a record in ``output`` are skipped. Inputs that fail to decode,
     or whose generation runs out of memory even alone, are listed in the summary; the others are still described.
     Several processes need ``output``. ``model`` must be in eval mode on its device(s).
+
+    ``inputs`` are :class:`~.inputs.DescribeInput` (a path with an optional instruction of its own) or plain paths
+    (``str`` / ``os.PathLike``); one path alone is one input. ``options`` default to ``DescribeOptions()``.
+
+    Raises:
+        TypeError: an input that is neither a path nor a ``DescribeInput``.
+        ValueError: several processes without ``output``; a processor without a default number of frames.
     """
+    inputs = as_describe_inputs(inputs)
+    options = options or DescribeOptions()
     distributed = distributed or Distributed()
     if distributed.world_size > 1 and output is None:
         raise ValueError("several processes need an output file to merge their results into")
@@ -192,6 +201,24 @@ def describe(
     summary.described = sum(count for count, _ in gathered)
     summary.failed = [failure for _, rank_failures in gathered for failure in rank_failures]
     return summary
+
+
+def as_describe_inputs(inputs) -> list[DescribeInput]:
+    """``inputs`` as :class:`~.inputs.DescribeInput` items: paths (``str`` / ``os.PathLike``) are wrapped, a single
+    path becomes a list of one (a ``str`` is not taken as a sequence of one-letter paths)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    items = []
+    for position, item in enumerate(inputs):
+        if isinstance(item, DescribeInput):
+            items.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            items.append(DescribeInput(os.fspath(item)))
+        else:
+            raise TypeError(
+                f"inputs[{position}]: expected a path (str or os.PathLike) or a DescribeInput, got {type(item).__name__}"
+            )
+    return items
 
 
 def _warn_about_other_settings(records, keys, model_name: str, num_frames: int, output) -> None:

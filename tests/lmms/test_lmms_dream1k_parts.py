@@ -403,6 +403,12 @@ def test_bad_model_arguments_are_clear_errors(tiny_checkpoint, tmp_path):
         Tarsier(pretrained=str(tiny_checkpoint), dtype="int8")
     with pytest.raises(ValueError, match="num_frames must be a positive integer, got '0'"):
         Tarsier(pretrained=str(tiny_checkpoint), num_frames="0")
+    # The model source is checked as `tarsier describe --model` does: a path that does not exist is "folder not
+    # found" (not huggingface_hub's "Repo id must be in the form ..."), a folder without config.json says so.
+    with pytest.raises(ValueError, match=r"^tarsier: cannot load the model: /no/such: folder not found$"):
+        Tarsier(pretrained="/no/such")
+    with pytest.raises(ValueError, match=f"{tmp_path}: the folder has no config.json"):
+        Tarsier(pretrained=str(tmp_path))
     # video_backend and square_mode reach the decoder / image processor: a wrong value is refused there, and the
     # request comes back marked as failed with that reason (the run goes on).
     from lmms_tasks import failed_generation
