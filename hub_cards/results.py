@@ -40,7 +40,14 @@ _BENCHMARK_TASKS = {"DREAM-1K": "dream1k"}
 _COUNT = re.compile(r"(^|_)(n|count|num)(_|$)")
 _STDERR = re.compile(r"_stderr(_|$)")
 _CI = re.compile(r"_ci95_(low|high)$")
-_SECRET_ARG = re.compile(r"(\w*(?:key|token|secret|password)\w*)=([^,]*)", re.IGNORECASE)
+# A model argument is a secret when the last word of its name (split at "_", "-", "." and camelCase) is one of these:
+# api_key, hf_token, token, access_token, client_secret, password, openai_api_key, apiKey. Names whose last word is a
+# plural or a longer word (max_new_tokens, max_tokens, num_tokens, tokenizer, key_frames) are settings, not secrets;
+# so is a tokenizer's special token (bos_token, pad_token, image_token: a string the model reads, not a credential).
+SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials"})
+_SPECIAL_TOKEN_NAMES = frozenset({"bos", "eos", "pad", "unk", "sep", "cls", "mask", "image", "video", "start", "end"})
+# Values that are credentials whatever their argument is called (Hugging Face and OpenAI-style keys).
+_SECRET_VALUE = re.compile(r"^(?:hf_|sk-)[A-Za-z0-9_-]{16,}$")
 
 
 class ResultsError(ValueError):
@@ -219,9 +226,25 @@ def _count_name(metric: str) -> str:
     return match.group(1) if match else metric
 
 
+def is_secret_arg(name: str) -> bool:
+    """Whether a model argument called ``name`` holds a secret (rule above :data:`SECRET_WORDS`)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip()).lower()
+    words = [word for word in re.split(r"[^a-z0-9]+", words) if word]
+    if not words or words[-1] not in SECRET_WORDS:
+        return False
+    return not (words[-1] == "token" and len(words) == 2 and words[0] in _SPECIAL_TOKEN_NAMES)
+
+
 def redact_model_args(model_args: str) -> str:
-    """``a=1,api_key=sk-...`` → ``a=1,api_key=***``: secrets in lmms-eval model arguments never reach a card."""
-    return _SECRET_ARG.sub(lambda match: f"{match.group(1)}=***", model_args)
+    """``a=1,api_key=sk-...`` → ``a=1,api_key=***``: secrets in lmms-eval model arguments (``name=value`` pairs
+    separated by commas) never reach a card; every other argument is kept as written (``max_new_tokens=16``)."""
+    parts = []
+    for part in model_args.split(","):
+        name, sep, value = part.partition("=")
+        if sep and (is_secret_arg(name) or _SECRET_VALUE.match(value.strip())):
+            part = f"{name}=***"
+        parts.append(part)
+    return ",".join(parts)
 
 
 def _dataset_of(task: str, config: dict) -> tuple[str, str, str | None, str | None, str | None]:

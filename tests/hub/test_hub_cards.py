@@ -399,3 +399,65 @@ def test_training_card_from_the_record_the_sft_recipe_writes(tiny_checkpoint, tm
         "freeze_vision_tower: true",
     ):
         assert line in card.text
+
+
+SECRET_ARGS = (
+    "api_key",
+    "hf_token",
+    "token",
+    "access_token",
+    "password",
+    "secret",
+    "openai_api_key",
+    "apiKey",
+    "client_secret",
+    "auth_token",
+    "passwd",
+    "credentials",
+    "HF_TOKEN",
+    "judge-api-key",
+)
+SETTING_ARGS = (
+    "max_new_tokens",
+    "max_tokens",
+    "min_new_tokens",
+    "num_tokens",
+    "tokenizer",
+    "tokenizer_name",
+    "keyframes",
+    "key_frames",
+    "pad_token",
+    "image_token",
+    "pretrained",
+    "dtype",
+    "monkey",
+)
+
+
+def test_model_args_mask_secrets_and_keep_protocol_settings():
+    from hub_cards.results import is_secret_arg, redact_model_args
+
+    assert [name for name in SECRET_ARGS if not is_secret_arg(name)] == []
+    assert [name for name in SETTING_ARGS if is_secret_arg(name)] == []
+    args = ",".join(f"{name}=v{index}" for index, name in enumerate(SECRET_ARGS + SETTING_ARGS))
+    redacted = redact_model_args(args).split(",")
+    assert redacted == [f"{name}=***" for name in SECRET_ARGS] + [
+        f"{name}=v{index}" for index, name in enumerate(SETTING_ARGS, start=len(SECRET_ARGS))
+    ]
+    # A credential is masked whatever its argument is called; a flag without a value stays.
+    assert redact_model_args("base_url=http://x,extra=hf_abcdefghijklmnop1234,flag,model=sk-") == (
+        "base_url=http://x,extra=***,flag,model=sk-"
+    )
+
+
+def test_card_of_a_run_shows_max_new_tokens_and_masks_the_token(tiny_checkpoint, tmp_path, capsys):
+    data = json.loads(DUMMY_RESULTS.read_text())
+    data["config"]["model_args"] = "pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=hf_secretvalue123"
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps(data))
+    (task,) = read_results(path)
+    assert task.protocol["model_args"] == "pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=***"
+    assert hub_main(["model-card", str(tiny_checkpoint), "--results", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "- Model arguments: `pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=***`" in out
+    assert "hf_secretvalue123" not in out
