@@ -103,9 +103,12 @@ def model_card_command(args) -> int:
     from huggingface_hub import ModelCard
 
     from .eval_index import eval_results_yaml, to_eval_result_entries
+    from .hub import check_repo_id
     from .model_card import build_model_card, check_model_card, update_model_card
     from .results import read_all
 
+    if args.repo_id is not None:
+        check_repo_id(args.repo_id)  # the card's code examples load the model by this id
     tasks = read_all(args.results)
     readme = args.folder / "README.md"
     if readme.is_file() and not args.replace:
