@@ -17,9 +17,13 @@ Every *headline* number becomes one :class:`TaskResult` metric: numeric, not a s
 them; :func:`metric_identity` gives the Hub metric id and a pretty name (AutoDQ F1 → ``f1``, accuracy → ``accuracy``,
 CIDEr → ``cider``, judged score → ``score``; anything else keeps its own name), so new tasks need no code here.
 
-Dataset ids: a task whose ``dataset_path`` is a Hub id (``owner/name``) reports it, with ``dataset_name`` as the
-config, the test (else validation) split and ``dataset_kwargs.revision``; the tasks of this package that read
-local files name their Hub dataset in :data:`KNOWN_DATASETS`; otherwise the task name stands in for the dataset.
+Dataset ids: the zero-shot tasks (``tarsier_*``, ``tarsier_*_hub``) and their reports take theirs from the
+protocol their result carries (:mod:`hub_cards.zeroshot`: readable benchmark name, real split, the Hub dataset of a
+hub task, ``local:<released file>`` for local annotation files); a task whose ``dataset_path`` is a Hub id
+(``owner/name``) reports it, with ``dataset_name`` as the config, the test (else validation) split and
+``dataset_kwargs.revision``; the tasks of this package that read local files name their Hub dataset in
+:data:`KNOWN_DATASETS`; otherwise the task name stands in for the dataset (not a Hub id: the card says so and no
+``.eval_results`` file is written for it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .zeroshot import zeroshot_dataset
 
 # Task (or benchmark) name → (Hub dataset id, pretty name, split) for tasks whose lmms-eval config reads local files.
 KNOWN_DATASETS = {
@@ -40,6 +46,7 @@ _BENCHMARK_TASKS = {"DREAM-1K": "dream1k"}
 _COUNT = re.compile(r"(^|_)(n|count|num)(_|$)")
 _STDERR = re.compile(r"_stderr(_|$)")
 _CI = re.compile(r"_ci95_(low|high)$")
+_HUB_DATASET_ID = re.compile(r"[\w.-]+/[\w.-]+")
 # A model argument is a secret when the last word of its name (split at "_", "-", "." and camelCase) is one of these:
 # api_key, hf_token, token, access_token, client_secret, password, openai_api_key, apiKey. Names whose last word is a
 # plural or a longer word (max_new_tokens, max_tokens, num_tokens, tokenizer, key_frames) are settings, not secrets;
@@ -62,6 +69,8 @@ class TaskResult:
     unit the task reports: AutoDQ and accuracy in [0, 1], CIDEr as released, judged score 0-5). ``protocol``: how
     the numbers were made, as far as the file says (frames, prompt, judge model, n scored / failed, F1 CI, limit,
     model arguments, versions). ``filters``: metric name → lmms-eval filter when it is not ``none``.
+    ``dataset_id`` is a Hub dataset id (``owner/name``) or, for data that is not on the Hub, an identifier that is
+    not one (``local:Next-QA-val-multi_choice``, a task name); ``data`` says where the rows came from, when known.
     """
 
     task: str
@@ -75,6 +84,12 @@ class TaskResult:
     filters: dict[str, str] = field(default_factory=dict)
     source_file: str | None = None
     date: str | None = None
+    data: str | None = None
+
+    @property
+    def on_hub(self) -> bool:
+        """Whether ``dataset_id`` is a Hub dataset id (only those get an ``.eval_results`` file)."""
+        return bool(_HUB_DATASET_ID.fullmatch(self.dataset_id))
 
 
 def metric_identity(metric: str) -> tuple[str, str]:
@@ -165,7 +180,17 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
     entries = dict(data["results"])
     entries.update(data.get("groups") or {})
     # A group's own results stand for its sub-tasks (e.g. 20 MVBench sub-tasks → one accuracy).
-    covered = {sub for group, subs in (data.get("group_subtasks") or {}).items() if group in entries for sub in subs}
+    group_subtasks = data.get("group_subtasks") or {}
+    covered = {sub for group, subs in group_subtasks.items() if group in entries for sub in subs}
+    # The protocol each task's scorer report carries (zero-shot tasks: benchmark, annotation file, data sources).
+    reports = {
+        task: [report for value in values.values() if (report := _linked_report(value, base)) is not None]
+        for task, values in entries.items()
+        if isinstance(values, dict)
+    }
+    report_protocols = {
+        task: dict((found[0].get("protocol") or {}) if found else {}) for task, found in reports.items()
+    }
     tasks = []
     for task, values in entries.items():
         if task in covered or not isinstance(values, dict):
@@ -193,7 +218,17 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
         frames = re.search(r"(?:^|,)num_frames=(\d+)", str((data.get("config") or {}).get("model_args") or ""))
         if frames:
             protocol.setdefault("frames", int(frames.group(1)))
-        dataset_id, dataset_name, dataset_config, split, revision = _dataset_of(task, config)
+        zero_shot = zeroshot_dataset(
+            task,
+            report_protocols.get(task),
+            config,
+            [report_protocols.get(sub) or {} for sub in group_subtasks.get(task) or []],
+        )
+        if zero_shot is not None:
+            dataset_id, dataset_name, dataset_config = zero_shot.dataset_id, zero_shot.name, zero_shot.config
+            split, revision = zero_shot.split, zero_shot.revision
+        else:
+            dataset_id, dataset_name, dataset_config, split, revision = _dataset_of(task, config)
         protocol.setdefault("limit", (data.get("config") or {}).get("limit"))
         protocol.setdefault("model_args", (data.get("config") or {}).get("model_args"))
         protocol.setdefault("lmms_eval_version", data.get("lmms_eval_version"))
@@ -215,6 +250,7 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
                 filters=filters,
                 protocol={key: value for key, value in protocol.items() if value is not None},
                 date=data.get("date"),
+                data=zero_shot.data if zero_shot is not None else None,
             )
         )
     return tasks
@@ -296,7 +332,16 @@ def _from_report(report: dict, benchmark: str) -> TaskResult:
     for name, value in report["overall"].items():
         if _headline(name, value):
             metrics[f"autodq_{name}" if benchmark == "DREAM-1K" else name] = float(value)
-    if task in KNOWN_DATASETS:
+    config = revision = data = None
+    zero_shot = zeroshot_dataset(
+        report.get("task"), report.get("protocol") if isinstance(report.get("protocol"), dict) else {}
+    )
+    if zero_shot is not None:  # tarsier-eval / tarsier_* task report: named as the lmms-eval task that makes it
+        task = str(report.get("task") or f"tarsier_{benchmark}")
+        task += "_hub" if zero_shot.on_hub and not task.endswith("_hub") else ""
+        dataset_id, pretty, split = zero_shot.dataset_id, zero_shot.name, zero_shot.split
+        config, revision, data = zero_shot.config, zero_shot.revision, zero_shot.data
+    elif task in KNOWN_DATASETS:
         dataset_id, pretty, split = KNOWN_DATASETS[task]
     else:
         dataset_id, pretty, split = benchmark, benchmark, report.get("split")
@@ -305,8 +350,10 @@ def _from_report(report: dict, benchmark: str) -> TaskResult:
         task=task,
         dataset_id=dataset_id,
         dataset_name=pretty,
+        dataset_config=config,
         split=split,
-        revision=protocol.get("dataset_revision"),
+        revision=revision or protocol.get("dataset_revision"),
         metrics=metrics,
         protocol=protocol,
+        data=data,
     )

@@ -215,15 +215,19 @@ def test_zero_shot_metrics_are_handled_by_name(tmp_path):
     by_metric = {(r.dataset_type, r.metric_type): r for r in results}
     assert by_metric[("someone/msvd-qa", "accuracy")].task_name == "Video question answering"
     assert by_metric[("someone/msvd-qa", "score")].metric_value == 4.1
-    caption = by_metric[("tarsier_msvd_caption", "cider")]
+    # Local annotation files: the benchmark's name and the split of its released file, a non-Hub identifier.
+    caption = by_metric[("local:MSVD-Caption-test", "cider")]
     assert (caption.metric_value, caption.metric_name, caption.task_name) == (98.0, "CIDEr", "Video captioning")
-    assert by_metric[("tarsier_mvbench", "accuracy")].metric_value == 0.6
+    assert (caption.dataset_name, caption.dataset_split) == ("MSVD (captioning)", "test")
+    mvbench = by_metric[("local:MVBench", "accuracy")]
+    assert (mvbench.metric_value, mvbench.dataset_name, mvbench.dataset_split) == (0.6, "MVBench", None)
 
 
 def test_eval_results_files_round_trip_with_the_primary_metric(tmp_path):
     tasks = read_results(DUMMY_RESULTS) + read_results(zero_shot_results(tmp_path))
     files = to_eval_result_entries(tasks, source_url="https://example.org/r.json")
-    assert set(files) == {"dream1k.yaml", "tarsier_msvd_qa.yaml", "tarsier_msvd_caption.yaml", "tarsier_mvbench.yaml"}
+    # Only datasets on the Hub get a file; tarsier_msvd_caption and tarsier_mvbench read local annotation files.
+    assert set(files) == {"dream1k.yaml", "tarsier_msvd_qa.yaml"}
     (entry,) = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(files["dream1k.yaml"])))
     assert (entry.dataset_id, entry.task_id, entry.value) == ("omni-research/DREAM-1K", "dream1k", 0.1111)
     assert (
