@@ -182,14 +182,14 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
     # A group's own results stand for its sub-tasks (e.g. 20 MVBench sub-tasks → one accuracy).
     group_subtasks = data.get("group_subtasks") or {}
     covered = {sub for group, subs in group_subtasks.items() if group in entries for sub in subs}
-    # The protocol each task's scorer report carries (zero-shot tasks: benchmark, annotation file, data sources).
-    reports = {
-        task: [report for value in values.values() if (report := _linked_report(value, base)) is not None]
+    # Each task's scorer reports (inline or linked) by result key, read once; their protocol names the zero-shot data.
+    linked = {
+        task: {key: report for key, value in values.items() if (report := _linked_report(value, base)) is not None}
         for task, values in entries.items()
         if isinstance(values, dict)
     }
     report_protocols = {
-        task: dict((found[0].get("protocol") or {}) if found else {}) for task, found in reports.items()
+        task: dict(next(iter(found.values())).get("protocol") or {}) if found else {} for task, found in linked.items()
     }
     tasks = []
     for task, values in entries.items():
@@ -198,7 +198,7 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
         metrics, filters, protocol, ci = {}, {}, {}, {}
         for key, value in values.items():
             metric, _, filter_name = key.partition(",")
-            report = _linked_report(value, base)
+            report = linked[task].get(key)
             if report is not None:
                 protocol.update(_report_protocol(report))
             elif _CI.search(metric) and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -334,7 +334,8 @@ def _from_report(report: dict, benchmark: str) -> TaskResult:
             metrics[f"autodq_{name}" if benchmark == "DREAM-1K" else name] = float(value)
     config = revision = data = None
     zero_shot = zeroshot_dataset(
-        report.get("task"), report.get("protocol") if isinstance(report.get("protocol"), dict) else {}
+        report.get("task") or f"tarsier_{benchmark}",
+        report.get("protocol") if isinstance(report.get("protocol"), dict) else {},
     )
     if zero_shot is not None:  # tarsier-eval / tarsier_* task report: named as the lmms-eval task that makes it
         task = str(report.get("task") or f"tarsier_{benchmark}")

@@ -116,6 +116,11 @@ def test_report_given_as_a_path_or_as_its_own_file_gives_the_same_dataset(source
     (report,) = read_results(report_file)  # tarsier-eval's <benchmark>_results.json, read on its own
     assert (report.task, identity(report)) == (inline.task, identity(inline))
     assert to_eval_results([report]) == to_eval_results([inline])
+    older = json.loads(report_file.read_text())
+    del older["task"], older["protocol"]["benchmark"]  # a report naming its benchmark only at the top
+    (tmp_path / "older_results.json").write_text(json.dumps(older))
+    (from_older,) = read_results(tmp_path / "older_results.json")
+    assert (from_older.task, identity(from_older)) == (inline.task, identity(inline))
 
 
 def test_without_its_report_a_task_is_known_by_its_name(tmp_path):
