@@ -1,7 +1,8 @@
 """Zero-shot results (``tarsier_*`` and ``tarsier_*_hub`` tasks) in cards: the benchmark's readable name, the real
 split, the Hub dataset id only where there is one. Built from real lmms-eval results files of NExT-QA runs
 (tests/data/hub/regenerate_zeroshot.py): the local task on the NExT-QA *val* excerpt, the hub task on
-``lmms-eval/NExTQA`` (config ``MC``, split ``test``) of a local Hub."""
+``lmms-eval/NExTQA`` (config ``MC``, split ``test``) of a local Hub; each in the current form (``results,none`` is
+the path of ``nextqa_mc_results.json`` in the run folder next to it) and the older one (the report inline)."""
 
 import json
 import shutil
@@ -20,6 +21,8 @@ from hub_cards.zeroshot import READABLE_NAMES, parse_hub_source, split_of
 
 LOCAL = DATA / "zeroshot_nextqa_local_results.json"  # tarsier_nextqa_mc on Next-QA-val-multi_choice.jsonl
 HUB = DATA / "zeroshot_nextqa_hub_results.json"  # tarsier_nextqa_mc_hub on lmms-eval/NExTQA (MC) split test
+LOCAL_INLINE = DATA / "zeroshot_nextqa_local_results_inline_report.json"
+HUB_INLINE = DATA / "zeroshot_nextqa_hub_results_inline_report.json"
 NEXTQA = "NExT-QA (multi-choice)"
 
 
@@ -89,53 +92,50 @@ def test_card_and_eval_results_files_of_both_runs(tiny_checkpoint, tmp_path, cap
     assert "- Model arguments: `pretrained=/run/ckpt,max_new_tokens=16,dtype=bfloat16`" in text
 
 
-def with_report_as_path(source: Path, tmp_path: Path, where: str) -> tuple[Path, Path]:
-    """The results file with ``results,none`` replaced by the path of ``<benchmark>_results.json`` (same content),
-    written in a run folder next to the results file (``where="next"``), or nowhere (``"gone"``)."""
-    data = json.loads(source.read_text())
-    (task,) = data["results"]
-    report = data["results"][task]["results,none"]
-    run_dir = tmp_path / f"{report['task']}_20261201T000000Z_abcd1234"
-    report_path = Path("/run/out/model") / run_dir.name / f"{report['benchmark']}_results.json"  # as the run wrote it
-    if where == "next":
-        run_dir.mkdir()
-        (run_dir / report_path.name).write_text(json.dumps(report, indent=2))
-    data["results"][task]["results,none"] = str(report_path)
-    path = tmp_path / source.name
-    path.write_text(json.dumps(data))
-    return path, run_dir / report_path.name
+def linked_report(results: Path) -> Path:
+    """The run folder's ``nextqa_mc_results.json`` that ``results,none`` of ``results`` points to."""
+    data = json.loads(results.read_text())
+    (values,) = data["results"].values()
+    path = Path(values["results,none"])
+    return results.parent / path.parent.name / path.name
 
 
-@pytest.mark.parametrize("source", [LOCAL, HUB], ids=["local", "hub"])
-def test_report_given_as_a_path_or_as_its_own_file_gives_the_same_dataset(source, tmp_path):
-    (inline,) = read_results(source)
-    linked_file, report_file = with_report_as_path(source, tmp_path, "next")
-    (linked,) = read_results(linked_file)
-    assert (linked.task, identity(linked), linked.metrics) == (inline.task, identity(inline), inline.metrics)
-    assert linked.protocol["faithful_to"] == inline.protocol["faithful_to"]
-    (report,) = read_results(report_file)  # tarsier-eval's <benchmark>_results.json, read on its own
-    assert (report.task, identity(report)) == (inline.task, identity(inline))
-    assert to_eval_results([report]) == to_eval_results([inline])
-    older = json.loads(report_file.read_text())
-    del older["task"], older["protocol"]["benchmark"]  # a report naming its benchmark only at the top
-    (tmp_path / "older_results.json").write_text(json.dumps(older))
+@pytest.mark.parametrize("current, inline", [(LOCAL, LOCAL_INLINE), (HUB, HUB_INLINE)], ids=["local", "hub"])
+def test_report_as_a_path_inline_or_as_its_own_file_gives_the_same_dataset(current, inline, tmp_path):
+    (linked,) = read_results(current)
+    assert isinstance(json.loads(current.read_text())["results"][linked.task]["results,none"], str)
+    (older,) = read_results(inline)
+    assert isinstance(json.loads(inline.read_text())["results"][older.task]["results,none"], dict)
+    assert (linked.task, identity(linked), linked.metrics) == (older.task, identity(older), older.metrics)
+    assert linked.protocol["faithful_to"] == older.protocol["faithful_to"] and linked.data == older.data
+    (report,) = read_results(linked_report(current))  # tarsier-eval's <benchmark>_results.json, read on its own
+    assert (report.task, identity(report)) == (linked.task, identity(linked))
+    assert to_eval_results([report]) == to_eval_results([linked])
+    older_report = json.loads(linked_report(current).read_text())
+    del older_report["task"], older_report["protocol"]["benchmark"]  # a report naming its benchmark only at the top
+    (tmp_path / "older_results.json").write_text(json.dumps(older_report))
     (from_older,) = read_results(tmp_path / "older_results.json")
-    assert (from_older.task, identity(from_older)) == (inline.task, identity(inline))
+    assert (from_older.task, identity(from_older)) == (linked.task, identity(linked))
 
 
 def test_without_its_report_a_task_is_known_by_its_name(tmp_path):
-    """The report path no longer exists: the task name still says which benchmark, and so which released file."""
-    gone = tmp_path / "gone"
-    gone.mkdir()
-    (local,) = read_results(with_report_as_path(LOCAL, gone, "gone")[0])
-    assert identity(local) == ("local:Next-QA-val-multi_choice", NEXTQA, None, "val", None)
-    (hub,) = read_results(with_report_as_path(HUB, gone, "gone")[0])  # the task config's Hub dataset
-    assert identity(hub) == ("lmms-eval/NExTQA", NEXTQA, "MC", "test", None)
+    """The report is gone (or was not saved): the task name still says which benchmark, so which released file."""
+    for source, expected in (
+        (LOCAL, ("local:Next-QA-val-multi_choice", NEXTQA, None, "val", None)),
+        (HUB, ("lmms-eval/NExTQA", NEXTQA, "MC", "test", None)),  # the task config's Hub dataset
+    ):
+        for value in (str(tmp_path / "gone" / "nextqa_mc_results.json"), "not saved (run with --output_path ...)"):
+            data = json.loads(source.read_text())
+            (task,) = data["results"]
+            data["results"][task]["results,none"] = value
+            (tmp_path / source.name).write_text(json.dumps(data))
+            (alone,) = read_results(tmp_path / source.name)
+            assert identity(alone) == expected and alone.metrics == {"accuracy_all": 0.0}
 
 
 def mvbench_results(tmp_path: Path, hub: bool) -> Path:
     """The real local run reshaped into an MVBench group run (20 sub-tasks → one group, as lmms-eval writes it)."""
-    data = json.loads(LOCAL.read_text())
+    data = json.loads(LOCAL_INLINE.read_text())
     report = data["results"].pop("tarsier_nextqa_mc")["results,none"]
     config = data["configs"].pop("tarsier_nextqa_mc")
     suffix = "_hub" if hub else ""

@@ -68,10 +68,16 @@ def main(out: Path) -> None:
             (results,) = sorted((out / name).rglob("[0-9]*_results.json")) or [None]
             if results is None:
                 raise SystemExit(output_of(process))
-            text = results.read_text(encoding="utf-8").replace(str(out), "/run").replace(str(ROOT), "/repo")
-            (out / f"zeroshot_nextqa_{name}_results.json").write_text(text, encoding="utf-8")
-            data = json.loads(text)["results"][task]
-            print(name, {key: value for key, value in data.items() if key != "results,none"})
+            keep = {results: out / f"zeroshot_nextqa_{name}_results.json"}
+            # The scorer's report, in its run folder next to the results file (where results,none points).
+            for report in results.parent.glob("tarsier_nextqa_mc_*/nextqa_mc_results.json"):
+                keep[report] = out / report.parent.name / report.name
+            for source, target in keep.items():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                text = source.read_text(encoding="utf-8").replace(str(out), "/run").replace(str(ROOT), "/repo")
+                target.write_text(text, encoding="utf-8")
+            data = json.loads(keep[results].read_text(encoding="utf-8"))["results"][task]
+            print(name, {key: value for key, value in data.items() if "stderr" not in key})
 
 
 if __name__ == "__main__":
