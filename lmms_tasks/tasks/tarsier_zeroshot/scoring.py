@@ -43,6 +43,7 @@ def task_results(items, args=None) -> dict:
     judge = JudgeConfig() if benchmark.family == "oe_qa" else None
     memo = (
         benchmark.key,
+        tuple(sorted({str(row.get("annotations", "")) for row in rows})),  # local file vs Hub: other results
         tuple(sorted((f"{row['dataset']}_{row['idx']}", row["text"]["prediction"]) for row in rows)),
         json.dumps(judge.describe(), sort_keys=True) if judge else None,
         str(default_cache_dir()) if judge else None,
