@@ -417,6 +417,28 @@ def train(script_args, training_args, model_args, model_source: str, dataset) ->
     trainer.accelerator.print(f"Model and processor saved to {training_args.output_dir}.")
     trainer.accelerator.wait_for_everyone()
     trainer.end() if hasattr(trainer, "end") else None
+    _end_distributed(trainer)
+
+
+def _end_distributed(trainer) -> None:
+    """Tear the process group down while every rank is still running.
+
+    Left to interpreter exit, the DDP reducer's last reference drops after a rank has returned, and gloo's
+    ``~ProcessGroupGloo`` then joins a worker thread that waits for a peer which has already exited: seen on CPU
+    runs as a rank that finished training and never exits (futex wait in ``Reducer`` -> ``~ProcessGroupGloo``).
+    Dropping the DDP wrapper first and destroying the group after a barrier destructs it on all ranks together.
+    """
+    import gc
+
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    trainer.model_wrapped = None  # the DistributedDataParallel wrapper; its reducer holds the process group
+    trainer.accelerator.free_memory()
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def _write_model_card(output_dir: str) -> None:
