@@ -102,10 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 def model_card_command(args) -> int:
     from huggingface_hub import ModelCard
 
-    from .eval_index import eval_results_yaml, to_eval_result_entries
+    from .eval_index import eval_results_yaml, to_eval_result_entries, without_eval_results_file
+    from .hub import check_repo_id
     from .model_card import build_model_card, check_model_card, update_model_card
     from .results import read_all
 
+    if args.repo_id is not None:
+        check_repo_id(args.repo_id)  # the card's code examples load the model by this id
     tasks = read_all(args.results)
     readme = args.folder / "README.md"
     if readme.is_file() and not args.replace:
@@ -133,6 +136,8 @@ def model_card_command(args) -> int:
             path.parent.mkdir(exist_ok=True)
             path.write_text(eval_results_yaml(entries), encoding="utf-8")
             print(f"wrote {path}")
+        for task in without_eval_results_file(tasks):
+            print(f"no .eval_results file for {task.task}: its dataset ({task.dataset_id}) is not on the Hub")
     return 0
 
 

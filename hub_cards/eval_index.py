@@ -5,7 +5,12 @@
 - ``.eval_results/<task>.yaml`` files (the Hub's newer format, :class:`huggingface_hub.EvalResultEntry`, one value
   per benchmark task): :func:`to_eval_result_entries`, :func:`eval_results_yaml`. That format has no metric name,
   so each task contributes its *primary* metric only (AutoDQ F1 for DREAM-1K, else accuracy, CIDEr, score, else
-  the first headline metric); the metric and the protocol go into ``notes``.
+  the first headline metric); the metric and the protocol go into ``notes``. Only tasks whose dataset is on the Hub
+  get one (:attr:`TaskResult.on_hub`): the format names a Hub benchmark dataset, and a local annotation file
+  (``local:...``) or a task name standing in for a dataset is none.
+
+``model-index`` keeps every task: its ``dataset.type`` is the Hub dataset id when there is one, else the non-Hub
+identifier of :mod:`hub_cards.results` (the card's evaluation section says which).
 """
 
 from __future__ import annotations
@@ -83,11 +88,14 @@ def primary_metric(task: TaskResult) -> str:
 
 
 def to_eval_result_entries(tasks: list[TaskResult], source_url: str | None = None) -> dict[str, list]:
-    """``{file name: [EvalResultEntry]}`` for ``.eval_results/``: one file per task, its primary metric."""
+    """``{file name: [EvalResultEntry]}`` for ``.eval_results/``: one file per task whose dataset is on the Hub, its
+    primary metric (:func:`without_eval_results_file` lists the others)."""
     if not SUPPORTS_EVAL_RESULTS_FILES:
         return {}
     files = {}
     for task in tasks:
+        if not task.on_hub:
+            continue
         metric = primary_metric(task)
         notes = [f"metric: {metric_identity(metric)[1]}"]
         for key in ("frames", "judge_model", "n_scored", "n_failed", "limit"):
@@ -105,6 +113,11 @@ def to_eval_result_entries(tasks: list[TaskResult], source_url: str | None = Non
             )
         ]
     return files
+
+
+def without_eval_results_file(tasks: list[TaskResult]) -> list[TaskResult]:
+    """The tasks :func:`to_eval_result_entries` leaves out: their dataset is not on the Hub."""
+    return [task for task in tasks if not task.on_hub]
 
 
 def eval_results_yaml(entries: list) -> str:

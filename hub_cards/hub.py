@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    HFValidationError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+)
+from huggingface_hub.utils import validate_repo_id
 
 from .eval_index import eval_results_yaml, to_eval_result_entries
 from .model_card import build_model_card, check_model_card, update_model_card
@@ -108,6 +115,23 @@ def hub_step(step: str, repo_id: str):
         raise
 
 
+def check_repo_id(repo_id) -> str:
+    """``repo_id`` when it is a Hub repository id in the ``owner/name`` form that ``huggingface_hub`` accepts
+    (:func:`huggingface_hub.utils.validate_repo_id`: ASCII letters, digits, ``-``, ``_``, ``.``; no ``--`` or
+    ``..``; not ending in ``.git``; at most 96 characters a part). Every push calls it first, before reading files
+    or talking to the Hub (dry runs included). Raises ``ValueError`` naming the id and the rule it breaks."""
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise ValueError(
+            f"invalid repo id {repo_id!r}: expected 'owner/name' (your user or organization name, a slash, the "
+            "repository name), e.g. 'your-name/Tarsier-7b-mine'"
+        )
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"invalid repo id {repo_id!r}: {error}") from None
+    return repo_id
+
+
 def _folder_files(folder: Path) -> dict[str, int]:
     return {
         path.relative_to(folder).as_posix(): path.stat().st_size
@@ -138,6 +162,7 @@ def push_model(
     """Upload a checkpoint folder: its ``README.md`` (written now from the checkpoint when missing; an existing one
     is kept and checked), weights, configs and processor files. Creates the repo (``private``) and the branch
     ``revision`` when needed; ``create_pr`` opens a pull request instead of committing to the branch."""
+    check_repo_id(repo_id)
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ValueError(
@@ -199,7 +224,9 @@ def push_results(
 ) -> PushPlan:
     """Merge the results files into the model card of ``repo_id`` and commit, in one commit: the updated
     ``README.md`` (``model-index`` and evaluation section; every other entry and all prose kept), the results
-    files under ``evaluation/`` (the card's results link to them) and ``.eval_results/<task>.yaml``."""
+    files under ``evaluation/`` (the card's results link to them) and ``.eval_results/<task>.yaml`` (for the tasks
+    whose dataset is on the Hub)."""
+    check_repo_id(repo_id)
     tasks = read_all(results)
     names = [Path(path).name for path in results]
     if len(set(names)) != len(names):
@@ -260,6 +287,7 @@ def push_dataset(
     (default: a temporary folder); ``gated`` asks users to accept conditions (card prompt + repo setting)."""
     from .dataset import package_dataset
 
+    check_repo_id(repo_id)
     with contextlib.ExitStack() as stack:
         target = Path(output_dir) if output_dir else Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pkg"
         card_options = {"repo_id": repo_id, "license": license, "source": source, "gated": gated}

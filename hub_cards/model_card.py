@@ -298,9 +298,16 @@ def protocol_block(task: TaskResult) -> str:
     metrics = ", ".join(f"{metric_identity(name)[1]} {value:.4f}" for name, value in task.metrics.items())
     lines.append(f"- Results: {metrics}")
     dataset = f"`{task.dataset_id}`" + (f" config `{task.dataset_config}`" if task.dataset_config else "")
-    dataset += f", split `{task.split}`" if task.split else ""
+    dataset += f", split `{task.split}`" if task.split else ", split not stated by the data"
     dataset += f", revision `{task.revision}`" if task.revision else ""
+    if not task.on_hub:
+        dataset += (
+            " (not a Hugging Face Hub dataset: the identifier in `model-index` names it, no `.eval_results` entry "
+            "is made)"
+        )
     lines.append(f"- Dataset: {dataset}")
+    if task.data:
+        lines.append(f"- Data: {task.data}")
     for key, label in (
         ("frames", "Frames"),
         ("frame_sampling", "Frame sampling"),

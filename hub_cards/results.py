@@ -17,9 +17,13 @@ Every *headline* number becomes one :class:`TaskResult` metric: numeric, not a s
 them; :func:`metric_identity` gives the Hub metric id and a pretty name (AutoDQ F1 → ``f1``, accuracy → ``accuracy``,
 CIDEr → ``cider``, judged score → ``score``; anything else keeps its own name), so new tasks need no code here.
 
-Dataset ids: a task whose ``dataset_path`` is a Hub id (``owner/name``) reports it, with ``dataset_name`` as the
-config, the test (else validation) split and ``dataset_kwargs.revision``; the tasks of this package that read
-local files name their Hub dataset in :data:`KNOWN_DATASETS`; otherwise the task name stands in for the dataset.
+Dataset ids: the zero-shot tasks (``tarsier_*``, ``tarsier_*_hub``) and their reports take theirs from the
+protocol their result carries (:mod:`hub_cards.zeroshot`: readable benchmark name, real split, the Hub dataset of a
+hub task, ``local:<released file>`` for local annotation files); a task whose ``dataset_path`` is a Hub id
+(``owner/name``) reports it, with ``dataset_name`` as the config, the test (else validation) split and
+``dataset_kwargs.revision``; the tasks of this package that read local files name their Hub dataset in
+:data:`KNOWN_DATASETS`; otherwise the task name stands in for the dataset (not a Hub id: the card says so and no
+``.eval_results`` file is written for it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .zeroshot import zeroshot_dataset
 
 # Task (or benchmark) name → (Hub dataset id, pretty name, split) for tasks whose lmms-eval config reads local files.
 KNOWN_DATASETS = {
@@ -40,7 +46,15 @@ _BENCHMARK_TASKS = {"DREAM-1K": "dream1k"}
 _COUNT = re.compile(r"(^|_)(n|count|num)(_|$)")
 _STDERR = re.compile(r"_stderr(_|$)")
 _CI = re.compile(r"_ci95_(low|high)$")
-_SECRET_ARG = re.compile(r"(\w*(?:key|token|secret|password)\w*)=([^,]*)", re.IGNORECASE)
+_HUB_DATASET_ID = re.compile(r"[\w.-]+/[\w.-]+")
+# A model argument is a secret when the last word of its name (split at "_", "-", "." and camelCase) is one of these:
+# api_key, hf_token, token, access_token, client_secret, password, openai_api_key, apiKey. Names whose last word is a
+# plural or a longer word (max_new_tokens, max_tokens, num_tokens, tokenizer, key_frames) are settings, not secrets;
+# so is a tokenizer's special token (bos_token, pad_token, image_token: a string the model reads, not a credential).
+SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials"})
+_SPECIAL_TOKEN_NAMES = frozenset({"bos", "eos", "pad", "unk", "sep", "cls", "mask", "image", "video", "start", "end"})
+# Values that are credentials whatever their argument is called (Hugging Face and OpenAI-style keys).
+_SECRET_VALUE = re.compile(r"^(?:hf_|sk-)[A-Za-z0-9_-]{16,}$")
 
 
 class ResultsError(ValueError):
@@ -55,6 +69,8 @@ class TaskResult:
     unit the task reports: AutoDQ and accuracy in [0, 1], CIDEr as released, judged score 0-5). ``protocol``: how
     the numbers were made, as far as the file says (frames, prompt, judge model, n scored / failed, F1 CI, limit,
     model arguments, versions). ``filters``: metric name → lmms-eval filter when it is not ``none``.
+    ``dataset_id`` is a Hub dataset id (``owner/name``) or, for data that is not on the Hub, an identifier that is
+    not one (``local:Next-QA-val-multi_choice``, a task name); ``data`` says where the rows came from, when known.
     """
 
     task: str
@@ -68,6 +84,12 @@ class TaskResult:
     filters: dict[str, str] = field(default_factory=dict)
     source_file: str | None = None
     date: str | None = None
+    data: str | None = None
+
+    @property
+    def on_hub(self) -> bool:
+        """Whether ``dataset_id`` is a Hub dataset id (only those get an ``.eval_results`` file)."""
+        return bool(_HUB_DATASET_ID.fullmatch(self.dataset_id))
 
 
 def metric_identity(metric: str) -> tuple[str, str]:
@@ -158,7 +180,17 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
     entries = dict(data["results"])
     entries.update(data.get("groups") or {})
     # A group's own results stand for its sub-tasks (e.g. 20 MVBench sub-tasks → one accuracy).
-    covered = {sub for group, subs in (data.get("group_subtasks") or {}).items() if group in entries for sub in subs}
+    group_subtasks = data.get("group_subtasks") or {}
+    covered = {sub for group, subs in group_subtasks.items() if group in entries for sub in subs}
+    # Each task's scorer reports (inline or linked) by result key, read once; their protocol names the zero-shot data.
+    linked = {
+        task: {key: report for key, value in values.items() if (report := _linked_report(value, base)) is not None}
+        for task, values in entries.items()
+        if isinstance(values, dict)
+    }
+    report_protocols = {
+        task: dict(next(iter(found.values())).get("protocol") or {}) if found else {} for task, found in linked.items()
+    }
     tasks = []
     for task, values in entries.items():
         if task in covered or not isinstance(values, dict):
@@ -166,7 +198,7 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
         metrics, filters, protocol, ci = {}, {}, {}, {}
         for key, value in values.items():
             metric, _, filter_name = key.partition(",")
-            report = _linked_report(value, base)
+            report = linked[task].get(key)
             if report is not None:
                 protocol.update(_report_protocol(report))
             elif _CI.search(metric) and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -186,7 +218,17 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
         frames = re.search(r"(?:^|,)num_frames=(\d+)", str((data.get("config") or {}).get("model_args") or ""))
         if frames:
             protocol.setdefault("frames", int(frames.group(1)))
-        dataset_id, dataset_name, dataset_config, split, revision = _dataset_of(task, config)
+        zero_shot = zeroshot_dataset(
+            task,
+            report_protocols.get(task),
+            config,
+            [report_protocols.get(sub) or {} for sub in group_subtasks.get(task) or []],
+        )
+        if zero_shot is not None:
+            dataset_id, dataset_name, dataset_config = zero_shot.dataset_id, zero_shot.name, zero_shot.config
+            split, revision = zero_shot.split, zero_shot.revision
+        else:
+            dataset_id, dataset_name, dataset_config, split, revision = _dataset_of(task, config)
         protocol.setdefault("limit", (data.get("config") or {}).get("limit"))
         protocol.setdefault("model_args", (data.get("config") or {}).get("model_args"))
         protocol.setdefault("lmms_eval_version", data.get("lmms_eval_version"))
@@ -208,6 +250,7 @@ def _from_lmms_eval(data: dict, base: Path) -> list[TaskResult]:
                 filters=filters,
                 protocol={key: value for key, value in protocol.items() if value is not None},
                 date=data.get("date"),
+                data=zero_shot.data if zero_shot is not None else None,
             )
         )
     return tasks
@@ -219,9 +262,25 @@ def _count_name(metric: str) -> str:
     return match.group(1) if match else metric
 
 
+def is_secret_arg(name: str) -> bool:
+    """Whether a model argument called ``name`` holds a secret (rule above :data:`SECRET_WORDS`)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip()).lower()
+    words = [word for word in re.split(r"[^a-z0-9]+", words) if word]
+    if not words or words[-1] not in SECRET_WORDS:
+        return False
+    return not (words[-1] == "token" and len(words) == 2 and words[0] in _SPECIAL_TOKEN_NAMES)
+
+
 def redact_model_args(model_args: str) -> str:
-    """``a=1,api_key=sk-...`` → ``a=1,api_key=***``: secrets in lmms-eval model arguments never reach a card."""
-    return _SECRET_ARG.sub(lambda match: f"{match.group(1)}=***", model_args)
+    """``a=1,api_key=sk-...`` → ``a=1,api_key=***``: secrets in lmms-eval model arguments (``name=value`` pairs
+    separated by commas) never reach a card; every other argument is kept as written (``max_new_tokens=16``)."""
+    parts = []
+    for part in model_args.split(","):
+        name, sep, value = part.partition("=")
+        if sep and (is_secret_arg(name) or _SECRET_VALUE.match(value.strip())):
+            part = f"{name}=***"
+        parts.append(part)
+    return ",".join(parts)
 
 
 def _dataset_of(task: str, config: dict) -> tuple[str, str, str | None, str | None, str | None]:
@@ -273,7 +332,17 @@ def _from_report(report: dict, benchmark: str) -> TaskResult:
     for name, value in report["overall"].items():
         if _headline(name, value):
             metrics[f"autodq_{name}" if benchmark == "DREAM-1K" else name] = float(value)
-    if task in KNOWN_DATASETS:
+    config = revision = data = None
+    zero_shot = zeroshot_dataset(
+        report.get("task") or f"tarsier_{benchmark}",
+        report.get("protocol") if isinstance(report.get("protocol"), dict) else {},
+    )
+    if zero_shot is not None:  # tarsier-eval / tarsier_* task report: named as the lmms-eval task that makes it
+        task = str(report.get("task") or f"tarsier_{benchmark}")
+        task += "_hub" if zero_shot.on_hub and not task.endswith("_hub") else ""
+        dataset_id, pretty, split = zero_shot.dataset_id, zero_shot.name, zero_shot.split
+        config, revision, data = zero_shot.config, zero_shot.revision, zero_shot.data
+    elif task in KNOWN_DATASETS:
         dataset_id, pretty, split = KNOWN_DATASETS[task]
     else:
         dataset_id, pretty, split = benchmark, benchmark, report.get("split")
@@ -282,8 +351,10 @@ def _from_report(report: dict, benchmark: str) -> TaskResult:
         task=task,
         dataset_id=dataset_id,
         dataset_name=pretty,
+        dataset_config=config,
         split=split,
-        revision=protocol.get("dataset_revision"),
+        revision=revision or protocol.get("dataset_revision"),
         metrics=metrics,
         protocol=protocol,
+        data=data,
     )

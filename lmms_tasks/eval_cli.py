@@ -22,14 +22,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 from lmms_tasks.autodq.annotations import AnnotationError
 from lmms_tasks.autodq.judge import JudgeConfig, JudgeSetupError
 from lmms_tasks.autodq.judge_cli import add_judge_arguments, judge_cache_options, judge_config_from_args
-from lmms_tasks.zeroshot.benchmarks import BENCHMARKS, CAPTION, MC, OE_QA, resolve
+from lmms_tasks.zeroshot.benchmarks import BENCHMARKS, CAPTION, MC, MVBENCH_SUBTASKS, OE_QA, mvbench_subtask, resolve
 from lmms_tasks.zeroshot.ptb import TokenizerError
-from lmms_tasks.zeroshot.released_format import FormatError, files_of, select_rows
+from lmms_tasks.zeroshot.released_format import FormatError, files_of, read_jsonl, select_rows
 from lmms_tasks.zeroshot.scoring import save_results, score_benchmark
 
 EXIT_ITEMS_FAILED = 3
@@ -96,11 +97,15 @@ def score_command(args: argparse.Namespace) -> int:
     files_of(args.predictions)  # a missing path is an error before anything else
     output_dir = args.output_dir or args.predictions.with_name(args.predictions.name.removesuffix(".jsonl") + "_eval")
     judge = judge_config_from_args(args)
+    if output_dir.exists() and not output_dir.is_dir():  # found before any judge call, not after
+        raise FormatError(f"--output-dir {output_dir} is a file, not a folder")
     caller = {"predictions": str(args.predictions.resolve()), "frames": args.frames}
     status, scored = 0, 0
     for key in keys:
         if key == "dream":
-            status = max(status, _score_dream(args, judge, output_dir, explicit))
+            dream_status = _score_dream(args, judge, output_dir, explicit)
+            if dream_status is not None:
+                status, scored = max(status, dream_status), scored + 1
             continue
         benchmark = BENCHMARKS[key]
         records = select_rows(args.predictions, benchmark)
@@ -125,16 +130,40 @@ def score_command(args: argparse.Namespace) -> int:
         scored += 1
         if n_failed(results):
             status = EXIT_ITEMS_FAILED
-    if not scored and status == 0 and "dream" not in keys:
+    unknown = _unknown_datasets(args.predictions)
+    if unknown:
+        print(
+            "warning: rows whose dataset is none of the benchmarks' were not scored: "
+            + ", ".join(f"{name!r} ({count})" for name, count in sorted(unknown.items())),
+            file=sys.stderr,
+        )
+    if not scored:
         raise FormatError(f"{args.predictions}: no rows of any selected benchmark ({', '.join(keys)})")
     return status
 
 
-def _score_dream(args, judge: JudgeConfig, output_dir: Path, explicit: bool) -> int:
+def _unknown_datasets(predictions: Path) -> dict[str, int]:
+    """``dataset`` field -> rows, for the rows that no benchmark (nor DREAM) selects."""
+    counts = Counter()
+    for file in files_of(predictions):
+        for _, row in read_jsonl(file):
+            dataset = row.get("dataset")
+            if not isinstance(dataset, str):
+                continue  # not a released-format row (e.g. an lmms-eval logged sample)
+            if dataset.split("/")[0] != "DREAM" and not any(b.selects(dataset) for b in _all_benchmarks()):
+                counts[dataset] += 1
+    return dict(counts)
+
+
+def _all_benchmarks():
+    return [*BENCHMARKS.values(), *(mvbench_subtask(name) for name in MVBENCH_SUBTASKS)]
+
+
+def _score_dream(args, judge: JudgeConfig, output_dir: Path, explicit: bool) -> int | None:
+    """AutoDQ on the DREAM rows: the exit status, or ``None`` when there are none (and they were not asked for)."""
     from lmms_tasks.autodq.annotations import load_dream1k_annotations
     from lmms_tasks.autodq.cli import print_summary
     from lmms_tasks.autodq.scorer import AutoDQScorer
-    from lmms_tasks.zeroshot.released_format import read_jsonl
 
     predictions = {}
     for file in files_of(args.predictions):
@@ -145,7 +174,7 @@ def _score_dream(args, judge: JudgeConfig, output_dir: Path, explicit: bool) -> 
         if explicit:
             raise FormatError(f"{args.predictions}: no DREAM rows")
         print(f"dream: no rows in {args.predictions}, skipped", file=sys.stderr)
-        return 0
+        return None
     annotations = load_dream1k_annotations(args.annotations)
     scorer = AutoDQScorer(
         judge=judge,

@@ -12,6 +12,11 @@ Parsed with ``TrlParser`` into (:class:`TarsierScriptArguments`, ``SFTConfig``, 
 a YAML whose keys are any of their fields; command-line flags override it. Shipped configs live in
 ``trl_recipes/configs`` and ``trl_recipes/accelerate_configs`` (also inside the installed package; ``--config
 stage2.yaml`` finds a shipped config by name).
+
+Configuration problems (a missing config or mixture file, contradictory flags, a model folder that does not exist,
+bf16 without a bf16 GPU, a dataset without the columns its converter needs) are found before any model is loaded
+and reported by :func:`cli` as one line on stderr with exit status 2, as argparse does; failures after that (loading
+the weights, training) keep their tracebacks.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ import logging
 import os
 import sys
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
-__all__ = ["TarsierScriptArguments", "main", "make_parser"]
+__all__ = ["EXIT_CONFIG_ERROR", "TarsierScriptArguments", "cli", "main", "make_parser", "prepare", "train"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+EXIT_CONFIG_ERROR = 2  # argparse's status for a bad command line
 logger = logging.getLogger("trl_recipes.sft_tarsier")
 
 
@@ -97,21 +104,46 @@ class TarsierScriptArguments:
 
 
 def make_parser():
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from trl import ModelConfig, TrlParser
 
-    return TrlParser((TarsierScriptArguments, SFTConfig, ModelConfig))
+    from trl_recipes.sft_config import TarsierSFTConfig
+
+    # A short usage line: argparse prints it above each command-line error, and the generated one runs to 300 lines.
+    usage = (
+        "%(prog)s --config CONFIG.yaml --model_name_or_path MODEL (--mixture MIX.yaml | --dataset_name DATA) "
+        "[--option VALUE ...]; --help lists the options"
+    )
+    return TrlParser((TarsierScriptArguments, TarsierSFTConfig, ModelConfig), usage=usage)
 
 
 def _shipped_config(argv: list[str]) -> list[str]:
-    """``--config stage2.yaml`` → the packaged file when no such local file exists."""
+    """Resolve ``--config``: a local file, else a shipped config of that name (``--config stage2.yaml``).
+
+    ``--config=FILE`` becomes ``--config FILE`` (the form ``TrlParser`` reads). Raises ``ValueError`` when the value
+    is missing or names neither a file nor a shipped config.
+    """
+    resolved: list[str] = []
     argv = list(argv)
-    for i, arg in enumerate(argv):
-        value, key = (argv[i + 1], i + 1) if arg == "--config" and i + 1 < len(argv) else (None, None)
-        if arg.startswith("--config="):
-            value, key = arg.split("=", 1)[1], i
-        if value and not os.path.exists(value) and (CONFIG_DIR / value).is_file():
-            argv[key] = str(CONFIG_DIR / value) if key != i else f"--config={CONFIG_DIR / value}"
-    return argv
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--config" or arg.startswith("--config="):
+            if arg == "--config":
+                if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                    raise ValueError("--config needs a YAML file")
+                value, i = argv[i + 1], i + 2
+            else:
+                value, i = arg.split("=", 1)[1], i + 1
+            if not os.path.isfile(value):
+                if not (CONFIG_DIR / value).is_file():
+                    shipped = ", ".join(sorted(path.name for path in CONFIG_DIR.glob("*.yaml")))
+                    raise ValueError(f"config file {value!r} not found (shipped configs: {shipped})")
+                value = str(CONFIG_DIR / value)
+            resolved += ["--config", value]
+        else:
+            resolved.append(arg)
+            i += 1
+    return resolved
 
 
 def gradient_accumulation(global_batch_size: int, world_size: int, per_device: int) -> int:
@@ -127,7 +159,13 @@ def gradient_accumulation(global_batch_size: int, world_size: int, per_device: i
 
 
 def check_args(script_args: TarsierScriptArguments, training_args, model_args) -> None:
-    """Every check that does not need the model or the data: fails before anything is loaded."""
+    """Every check that does not need the model or the data: fails before anything is loaded.
+
+    Raises ``ValueError`` naming the flag; sets ``training_args.gradient_accumulation_steps`` from
+    ``global_batch_size``.
+    """
+    if not model_args.model_name_or_path:
+        raise ValueError("give --model_name_or_path (a checkpoint folder or a Hub model id)")
     if script_args.stage not in (1, 2):
         raise ValueError(f"stage must be 1 or 2, got {script_args.stage}")
     if (script_args.mixture is None) == (script_args.dataset_name is None):
@@ -175,7 +213,8 @@ def build_dataset(script_args: TarsierScriptArguments):
     return MixtureDataset(config)
 
 
-def build_model(script_args, training_args, model_args):
+def build_model(script_args, training_args, model_args, model_source: str | None = None):
+    """The model from ``model_source`` (default ``model_args.model_name_or_path``), frozen or LoRA-wrapped."""
     import torch
 
     from tarsier_hf import TarsierForConditionalGeneration
@@ -186,9 +225,10 @@ def build_model(script_args, training_args, model_args):
     )
 
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    source = model_source or model_args.model_name_or_path
     model = TarsierForConditionalGeneration.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
+        source,
+        revision=_revision(source, model_args),
         dtype=dtype if dtype is not None else "auto",
         attn_implementation=model_args.attn_implementation,
     )
@@ -247,7 +287,7 @@ def write_training_record(output_dir: str, script_args, training_args, model_arg
         * training_args.gradient_accumulation_steps,
         "steps": steps,
         "learning_rate": training_args.learning_rate,
-        "lr_scheduler_type": str(training_args.lr_scheduler_type),
+        "lr_scheduler_type": training_args.lr_scheduler_type,
         "warmup_steps": training_args.warmup_steps,
         "max_length": training_args.max_length,
         "freeze_vision_tower": script_args.freeze_vision_tower,
@@ -258,19 +298,80 @@ def write_training_record(output_dir: str, script_args, training_args, model_arg
         "recipe": {key: value for key, value in asdict(script_args).items()},
     }
     path = Path(output_dir) / "tarsier_training.json"
-    path.write_text(json.dumps(record, indent=2, default=str))
+    path.write_text(json.dumps(_plain(record), indent=2, default=str))
     return path
 
 
+def _plain(value):
+    """``value`` with every enum replaced by its value (``SchedulerType.COSINE`` → ``"cosine"``), recursively."""
+    if isinstance(value, Enum):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _revision(source: str, model_args) -> str | None:
+    """The revision applies to the Hub id the user gave, not to a resolved local snapshot folder."""
+    return model_args.model_revision if source == model_args.model_name_or_path else None
+
+
+def prepare(script_args, training_args, model_args):
+    """The configuration phase: the arguments, the model's location, the data and the trainable parts, checked
+    without loading any weights.
+
+    Returns ``(model_source, dataset)``: the folder or Hub id to load from (``tarsier_hf.model_source``, the check
+    ``tarsier describe`` makes) and the :class:`~trl_recipes.data.MixtureDataset`. Raises ``ValueError`` (or
+    ``OSError`` from reading the data files) naming the problem; :func:`cli` reports those as configuration errors.
+    """
+    from tarsier_hf.model_source import ModelSourceError, check_model_source
+
+    check_args(script_args, training_args, model_args)
+    try:
+        model_source = check_model_source(model_args.model_name_or_path, model_args.model_revision)
+    except ModelSourceError as error:
+        raise ValueError(f"--model_name_or_path {error}") from error
+    dataset = build_dataset(script_args)
+    check_model_options(script_args, model_args, model_source)
+    return model_source, dataset
+
+
+def check_model_options(script_args, model_args, model_source: str) -> None:
+    """``train_llm_layers`` and the LoRA targets checked against the architecture, on a skeleton built from the
+    checkpoint's config on the meta device (no weights read, no memory used). Raises ``ValueError``."""
+    if not (model_args.use_peft or script_args.train_llm_layers is not None):
+        return
+    import torch
+
+    from tarsier_hf import TarsierForConditionalGeneration
+    from trl_recipes.model_setup import configure_trainable, lora_target_modules
+
+    config = TarsierForConditionalGeneration.config_class.from_pretrained(
+        model_source, revision=_revision(model_source, model_args)
+    )
+    with torch.device("meta"):
+        skeleton = TarsierForConditionalGeneration(config)
+    configure_trainable(skeleton, train_llm_layers=script_args.train_llm_layers)
+    if model_args.use_peft:
+        lora_target_modules(skeleton, model_args.lora_target_modules or "all-linear", script_args.train_llm_layers)
+
+
 def main(script_args, training_args, model_args) -> None:
+    """Check (:func:`prepare`), then :func:`train`; configuration problems raise ``ValueError``."""
+    train(script_args, training_args, model_args, *prepare(script_args, training_args, model_args))
+
+
+def train(script_args, training_args, model_args, model_source: str, dataset) -> None:
+    """Load the processor and model from ``model_source``, train on ``dataset``, save the model, processor,
+    ``tarsier_training.json`` and (with ``hub_cards``) a model card to ``output_dir``."""
     from tarsier_hf import TarsierProcessor
     from trl_recipes.collator import TarsierVideoCollator
     from trl_recipes.trainer import TarsierSFTTrainer
 
-    check_args(script_args, training_args, model_args)
-    dataset = build_dataset(script_args)
-    processor = TarsierProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
-    model = build_model(script_args, training_args, model_args)
+    processor = TarsierProcessor.from_pretrained(model_source, revision=_revision(model_source, model_args))
+    model = build_model(script_args, training_args, model_args, model_source)
 
     if training_args.ddp_find_unused_parameters is None:
         # With both towers frozen every trainable parameter takes part in every step, text-only batches included;
@@ -316,6 +417,28 @@ def main(script_args, training_args, model_args) -> None:
     trainer.accelerator.print(f"Model and processor saved to {training_args.output_dir}.")
     trainer.accelerator.wait_for_everyone()
     trainer.end() if hasattr(trainer, "end") else None
+    _end_distributed(trainer)
+
+
+def _end_distributed(trainer) -> None:
+    """Tear the process group down while every rank is still running.
+
+    Left to interpreter exit, the DDP reducer's last reference drops after a rank has returned, and gloo's
+    ``~ProcessGroupGloo`` then joins a worker thread that waits for a peer which has already exited: seen on CPU
+    runs as a rank that finished training and never exits (futex wait in ``Reducer`` -> ``~ProcessGroupGloo``).
+    Dropping the DDP wrapper first and destroying the group after a barrier destructs it on all ranks together.
+    """
+    import gc
+
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    trainer.model_wrapped = None  # the DistributedDataParallel wrapper; its reducer holds the process group
+    trainer.accelerator.free_memory()
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def _write_model_card(output_dir: str) -> None:
@@ -334,15 +457,40 @@ def _write_model_card(output_dir: str) -> None:
 
 
 def cli(argv: list[str] | None = None) -> None:
+    """Command-line entry (``tarsier-sft``, ``python -m trl_recipes.sft_tarsier``).
+
+    Everything up to loading the model (``--config``, parsing, :func:`prepare`) is the configuration phase: a
+    ``ValueError``, ``OSError`` or YAML error raised there ends the program with one line on stderr,
+    ``<prog>: error: <message>``, and exit status :data:`EXIT_CONFIG_ERROR` (2), as argparse does for a bad
+    command line. Errors after it keep their tracebacks.
+    """
     import faulthandler
     import signal
 
+    import yaml
+
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack: find where a rank hangs
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-    parser = make_parser()
-    argv = _shipped_config(sys.argv[1:] if argv is None else argv)
-    script_args, training_args, model_args = parser.parse_args_and_config(args=argv)
-    main(script_args, training_args, model_args)
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        except ValueError:  # io.UnsupportedOperation: stderr without a file descriptor (a notebook, a capture)
+            pass
+    try:
+        argv = _shipped_config(sys.argv[1:] if argv is None else argv)
+        script_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
+        model_source, dataset = prepare(script_args, training_args, model_args)
+    except (ValueError, OSError, yaml.YAMLError) as error:
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "tarsier-sft"
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    train(script_args, training_args, model_args, model_source, dataset)
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line (an ``OSError`` as ``file: reason``)."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
 
 
 if __name__ == "__main__":

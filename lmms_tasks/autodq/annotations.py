@@ -30,7 +30,9 @@ def load_dream1k_annotations(path: str | os.PathLike | None = None) -> dict[str,
     if path is None:
         path = os.environ.get(ANNOTATIONS_ENV)
         if not path:
-            raise AnnotationError(f"no DREAM-1K annotation file given: pass a path or set {ANNOTATIONS_ENV}")
+            raise AnnotationError(
+                f"no DREAM-1K annotation file given: pass --annotations FILE or set {ANNOTATIONS_ENV}"
+            )
     path = Path(path).expanduser()
     if not path.is_file():
         raise AnnotationError(f"DREAM-1K annotation file not found: {path}")

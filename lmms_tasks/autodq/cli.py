@@ -142,6 +142,9 @@ def score_command(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions, args.id_field, args.text_field)
     annotations = load_dream1k_annotations(args.annotations)
     judge = judge_config_from_args(args)
+    output_dir = args.output_dir or args.predictions.with_name(args.predictions.stem + "_autodq")
+    if output_dir.exists() and not output_dir.is_dir():  # found before any judge call, not after
+        raise ValueError(f"--output-dir {output_dir} is a file, not a folder")
     scorer = AutoDQScorer(
         judge=judge,
         **judge_cache_options(args),
@@ -151,7 +154,6 @@ def score_command(args: argparse.Namespace) -> int:
     )
     protocol = {"predictions_file": str(args.predictions.resolve()), **dict(args.protocol)}
     report = scorer.score(predictions, annotations, protocol=protocol)
-    output_dir = args.output_dir or args.predictions.with_name(args.predictions.stem + "_autodq")
     paths = report.save(output_dir)
     print_summary(report.results, paths)
     return EXIT_CLIPS_FAILED if report.results["n_failed"] else 0

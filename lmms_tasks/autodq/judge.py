@@ -89,6 +89,13 @@ class JudgeConfig:
         self.model = self.model or os.environ.get(MODEL_ENV) or DEFAULT_JUDGE_MODEL
         self.base_url = self.base_url or _first_env(BASE_URL_ENVS)
         self.api_key = self.api_key or _first_env(API_KEY_ENVS)
+        if self.base_url:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(
+                    f"judge base URL must be an http(s) URL such as http://127.0.0.1:8000/v1, got "
+                    f"{_without_credentials(self.base_url)!r}"
+                )
         if self.concurrency is None:
             raw = os.environ.get(CONCURRENCY_ENV)
             try:

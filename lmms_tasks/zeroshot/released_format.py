@@ -94,6 +94,8 @@ def normalise(row: dict, where: str, *, need_prediction: bool) -> dict | None:
     if "response" not in text:
         raise FormatError(f"{where}: no text.response (the reference answer)")
     prediction = text.get("prediction")
+    if need_prediction and "prediction" not in text:
+        raise FormatError(f"{where}: no text.prediction (the model's answer); is this an annotation file?")
     if need_prediction and not isinstance(prediction, str):
         raise FormatError(f"{where}: text.prediction must be a string, got {type(prediction).__name__}")
     error = generation_error(prediction, row.get("generation_error")) if isinstance(prediction, str) else None

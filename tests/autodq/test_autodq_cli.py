@@ -82,6 +82,17 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, dream1k_path, judge_server, ca
     assert f"{path}:2: no prediction text field" in capsys.readouterr().err
     assert judge_server.calls == 0
 
+    path.write_text('{"idx": 1, "prediction": "a"}\n')
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the output folder should go")
+    arguments = cli_arguments(path, dream1k_path, judge_server, tmp_path)
+    assert main([*arguments, "--output-dir", str(taken)]) == 1
+    assert f"--output-dir {taken} is a file, not a folder" in capsys.readouterr().err
+    arguments[arguments.index("--base-url") + 1] = "notaurl"
+    assert main(arguments) == 1
+    assert "judge base URL must be an http(s) URL" in capsys.readouterr().err
+    assert judge_server.calls == 0  # both found before any judge call
+
 
 def test_prediction_files_in_several_layouts(tmp_path):
     tarsier = write_jsonl(

@@ -8,13 +8,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_proc_media.py
 
+from _data import DREAM1K_SUBSET
 from _proc_media import write_truncated_video, write_video, write_zero_frame_video
 
 __all__ = ["write_truncated_video", "write_video", "write_zero_frame_video"]  # re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "hub"
-DREAM1K_ANNOTATIONS = REPO.parent / "shared" / "data" / "dream1k" / "DREAM-1k.jsonl"
+DREAM1K_ANNOTATIONS = DREAM1K_SUBSET  # committed: a plain clone has no ../shared
 TOKEN = "hf_tarsierHubTestToken0123456789abcdef"  # what the server accepts; must never appear in any output
 READ_TOKEN = "hf_tarsierHubReadOnlyToken0123456789"
 CLEARED_ENV = (

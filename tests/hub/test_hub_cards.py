@@ -215,15 +215,19 @@ def test_zero_shot_metrics_are_handled_by_name(tmp_path):
     by_metric = {(r.dataset_type, r.metric_type): r for r in results}
     assert by_metric[("someone/msvd-qa", "accuracy")].task_name == "Video question answering"
     assert by_metric[("someone/msvd-qa", "score")].metric_value == 4.1
-    caption = by_metric[("tarsier_msvd_caption", "cider")]
+    # Local annotation files: the benchmark's name and the split of its released file, a non-Hub identifier.
+    caption = by_metric[("local:MSVD-Caption-test", "cider")]
     assert (caption.metric_value, caption.metric_name, caption.task_name) == (98.0, "CIDEr", "Video captioning")
-    assert by_metric[("tarsier_mvbench", "accuracy")].metric_value == 0.6
+    assert (caption.dataset_name, caption.dataset_split) == ("MSVD (captioning)", "test")
+    mvbench = by_metric[("local:MVBench", "accuracy")]
+    assert (mvbench.metric_value, mvbench.dataset_name, mvbench.dataset_split) == (0.6, "MVBench", None)
 
 
 def test_eval_results_files_round_trip_with_the_primary_metric(tmp_path):
     tasks = read_results(DUMMY_RESULTS) + read_results(zero_shot_results(tmp_path))
     files = to_eval_result_entries(tasks, source_url="https://example.org/r.json")
-    assert set(files) == {"dream1k.yaml", "tarsier_msvd_qa.yaml", "tarsier_msvd_caption.yaml", "tarsier_mvbench.yaml"}
+    # Only datasets on the Hub get a file; tarsier_msvd_caption and tarsier_mvbench read local annotation files.
+    assert set(files) == {"dream1k.yaml", "tarsier_msvd_qa.yaml"}
     (entry,) = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(files["dream1k.yaml"])))
     assert (entry.dataset_id, entry.task_id, entry.value) == ("omni-research/DREAM-1K", "dream1k", 0.1111)
     assert (
@@ -399,3 +403,65 @@ def test_training_card_from_the_record_the_sft_recipe_writes(tiny_checkpoint, tm
         "freeze_vision_tower: true",
     ):
         assert line in card.text
+
+
+SECRET_ARGS = (
+    "api_key",
+    "hf_token",
+    "token",
+    "access_token",
+    "password",
+    "secret",
+    "openai_api_key",
+    "apiKey",
+    "client_secret",
+    "auth_token",
+    "passwd",
+    "credentials",
+    "HF_TOKEN",
+    "judge-api-key",
+)
+SETTING_ARGS = (
+    "max_new_tokens",
+    "max_tokens",
+    "min_new_tokens",
+    "num_tokens",
+    "tokenizer",
+    "tokenizer_name",
+    "keyframes",
+    "key_frames",
+    "pad_token",
+    "image_token",
+    "pretrained",
+    "dtype",
+    "monkey",
+)
+
+
+def test_model_args_mask_secrets_and_keep_protocol_settings():
+    from hub_cards.results import is_secret_arg, redact_model_args
+
+    assert [name for name in SECRET_ARGS if not is_secret_arg(name)] == []
+    assert [name for name in SETTING_ARGS if is_secret_arg(name)] == []
+    args = ",".join(f"{name}=v{index}" for index, name in enumerate(SECRET_ARGS + SETTING_ARGS))
+    redacted = redact_model_args(args).split(",")
+    assert redacted == [f"{name}=***" for name in SECRET_ARGS] + [
+        f"{name}=v{index}" for index, name in enumerate(SETTING_ARGS, start=len(SECRET_ARGS))
+    ]
+    # A credential is masked whatever its argument is called; a flag without a value stays.
+    assert redact_model_args("base_url=http://x,extra=hf_abcdefghijklmnop1234,flag,model=sk-") == (
+        "base_url=http://x,extra=***,flag,model=sk-"
+    )
+
+
+def test_card_of_a_run_shows_max_new_tokens_and_masks_the_token(tiny_checkpoint, tmp_path, capsys):
+    data = json.loads(DUMMY_RESULTS.read_text())
+    data["config"]["model_args"] = "pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=hf_secretvalue123"
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps(data))
+    (task,) = read_results(path)
+    assert task.protocol["model_args"] == "pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=***"
+    assert hub_main(["model-card", str(tiny_checkpoint), "--results", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "- Model arguments: `pretrained=/m,dtype=bfloat16,max_new_tokens=16,hf_token=***`" in out
+    assert "hf_secretvalue123" not in out

@@ -249,3 +249,42 @@ def test_unreachable_hub_and_dry_runs(tmp_path, checkpoint, hub_server, monkeypa
     out = capsys.readouterr().out
     assert "would upload 3 files to tester/x" in out and ".eval_results/dream1k.yaml" in out
     assert len(hub_server.requests) == requests
+
+
+@pytest.mark.parametrize(
+    "repo_id",
+    ["bad id!!", "no-owner", "a/b/c", "owner/name--x", "owner/name.git", "owner/café", "/name", "owner/"],
+)
+def test_every_push_refuses_an_invalid_repo_id_before_any_network_access(
+    repo_id, tmp_path, checkpoint, training_folder, hub_server, monkeypatch, capsys
+):
+    """README promises exit 1 for invalid input: a bad id is named, dry run or not, and the Hub never hears of it."""
+    from huggingface_hub import constants
+
+    from hub_cards.cli import main as hub_main
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub_server.endpoint)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    requests = len(hub_server.requests)
+    results = str(DATA / "dream1k_dummy_results.json")
+    for command in (
+        ["push-model", str(checkpoint), repo_id],
+        ["push-model", str(checkpoint), repo_id, "--dry-run"],
+        ["push-results", results, "--repo-id", repo_id],
+        ["push-results", results, "--repo-id", repo_id, "--dry-run"],
+        ["push-dataset", str(training_folder), repo_id],
+        ["push-dataset", str(training_folder), repo_id, "--dry-run"],
+        ["model-card", str(checkpoint), "--repo-id", repo_id, "--dry-run"],
+    ):
+        assert hub_main(command) == 1, command
+        err = capsys.readouterr().err
+        assert f"invalid repo id {repo_id!r}" in err, (command, err)
+    assert len(hub_server.requests) == requests  # nothing reached the Hub
+    assert not (checkpoint / "README.md").exists()  # nor was anything written
+
+
+def test_valid_repo_ids_pass_the_check():
+    from hub_cards.hub import check_repo_id
+
+    for repo_id in ("tester/x", "your-name/Tarsier-7b-mine", "Org_1/model.v2", "a/b"):
+        assert check_repo_id(repo_id) == repo_id

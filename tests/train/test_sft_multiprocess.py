@@ -5,13 +5,14 @@ One module-scoped pair of runs feeds several assertions:
 - run B: the same command resumed from run A's step-3 checkpoint.
 """
 
+import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -106,25 +107,25 @@ def _torchrun(args: list[str], log: Path) -> None:
         "trl_recipes.sft_tarsier",
         *args,
     ]
-    # Own session, so that a timeout ends the launcher and both ranks (no orphaned workers).
-    process = subprocess.Popen(
-        command,
-        env=_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=420)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        log.write_text(output)
-        pytest.fail(f"torchrun timed out; log: {log}\n{output[-3000:]}")
-    log.write_text(output)
-    assert process.returncode == 0, output[-4000:]
+    # Output to the log file, not a pipe: a rank that outlives the launcher cannot keep the test waiting for EOF.
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, env=_env(), cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        try:
+            process.wait(timeout=420)
+        except subprocess.TimeoutExpired:
+            _kill_tree(process.pid)  # torchrun starts each rank in a session of its own: kill them one by one
+            process.wait()
+            pytest.fail(f"torchrun timed out; log: {log}\n{log.read_text()[-3000:]}")
+    assert process.returncode == 0, log.read_text()[-4000:]
+
+
+def _kill_tree(pid: int) -> None:
+    parent = psutil.Process(pid)
+    for process in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def _losses(output_dir: Path) -> list[float]:

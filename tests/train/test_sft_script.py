@@ -1,7 +1,9 @@
-"""The sft_tarsier script: config parsing, bad input failing before any step, stage 1 on a 3-dataset mixture."""
+"""The sft_tarsier script: config parsing, bad input failing before any step (one line, exit 2), the training
+record, stage 1 on a 3-dataset mixture."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,17 @@ import pytest
 import yaml
 
 from tarsier_hf.testing import save_tiny_checkpoint
-from trl_recipes.sft_tarsier import CONFIG_DIR, cli, gradient_accumulation, make_parser
+from trl_recipes.sft_tarsier import (
+    CONFIG_DIR,
+    EXIT_CONFIG_ERROR,
+    _shipped_config,
+    build_dataset,
+    check_args,
+    cli,
+    gradient_accumulation,
+    make_parser,
+    write_training_record,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _train_data import CAPTIONS, make_media, stage2_rows, write_jsonl
@@ -117,10 +129,13 @@ def test_gradient_accumulation_from_global_batch():
             ["--use_peft", "true", "--lora_target_modules", "fc1"],
             "restricted to the language model",
         ),
+        (["--overlong", "banana"], "overlong must be 'truncate' or 'skip', got 'banana'"),
+        (["--train_llm_layers", "99"], r"train_llm_layers must be in \[1, 2\] \(the LLM's layers\), got 99"),
         (["--converter", None], "no 'messages' column and no converter"),
     ],
 )
-def test_bad_input_fails_before_any_step(workspace, extra, message):
+def test_bad_input_fails_before_any_step(workspace, capsys, extra, message):
+    """Each is reported by cli() as one stderr line ``<prog>: error: ...`` with exit status 2, before any step."""
     root, _, data = workspace
     dataset = data / "stage2.jsonl"
     if extra == [
@@ -135,16 +150,54 @@ def test_bad_input_fails_before_any_step(workspace, extra, message):
     args = _base(workspace, "--dataset_name", str(dataset), *extra)
     if "--video_root" not in extra:
         args += ["--video_root", str(data)]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SystemExit) as exit_info:
         cli(args)
+    assert exit_info.value.code == EXIT_CONFIG_ERROR == 2
+    assert_one_error_line(capsys.readouterr().err, message)
     assert not list((root / "out").glob("checkpoint-*"))
 
 
-def test_unknown_config_key_is_an_error(workspace, tmp_path):
+def assert_one_error_line(stderr: str, message: str) -> str:
+    """``stderr`` ends with the one ``prog: error: ...`` line matching ``message`` and holds no traceback."""
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if re.match(r"^\S+: error: ", line)]
+    assert len(errors) == 1 and stderr.strip().splitlines()[-1] == errors[0], stderr
+    assert re.search(message, errors[0]), errors[0]
+    return errors[0]
+
+
+def test_config_resolution():
+    """A local file, a shipped config by name (both flag forms), and a clear error for neither."""
+    assert _shipped_config(["--config=stage2.yaml", "--x", "1"]) == [
+        "--config",
+        str(CONFIG_DIR / "stage2.yaml"),
+        "--x",
+        "1",
+    ]
+    assert _shipped_config(["--config", "stage1.yaml"]) == ["--config", str(CONFIG_DIR / "stage1.yaml")]
+    local = str(CONFIG_DIR / "stage2_top8.yaml")
+    assert _shipped_config(["--config", local]) == ["--config", local]
+    with pytest.raises(ValueError, match=r"config file 'nope.yaml' not found \(shipped configs: stage1.yaml, "):
+        _shipped_config(["--config", "nope.yaml"])
+    with pytest.raises(ValueError, match="--config needs a YAML file"):
+        _shipped_config(["--config"])
+
+
+def test_command_line_syntax_error_prints_a_short_usage(capsys):
+    """argparse's own errors (a value of the wrong type): exit 2, the error line under a one-line usage."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--config", "stage2.yaml", "--stage", "one", "--use_cpu", "true"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].endswith("error: argument --stage: invalid int value: 'one'")
+    assert len(lines) == 2 and lines[0].startswith("usage: ") and "--help lists the options" in lines[0]
+
+
+def test_unknown_config_key_is_an_error(workspace, tmp_path, capsys):
     config = yaml.safe_load((CONFIG_DIR / "stage2.yaml").read_text())
     config["frames_per_video"] = 8
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ValueError, match="frames_per_video"):
+    with pytest.raises(SystemExit) as exit_info:
         cli(
             [
                 "--config",
@@ -155,6 +208,103 @@ def test_unknown_config_key_is_an_error(workspace, tmp_path):
                 "true",
             ]
         )
+    assert exit_info.value.code == 2
+    assert_one_error_line(capsys.readouterr().err, "Unknown arguments from config file: .*frames_per_video")
+
+
+def _run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m trl_recipes.sft_tarsier ARGS`` on a machine without a visible GPU."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    command = [sys.executable, "-m", "trl_recipes.sft_tarsier", *args]
+    return subprocess.run(command, check=False, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _unloadable_model(folder: Path) -> Path:
+    """A folder that passes the model-location check (it has a config.json) but that no from_pretrained can load:
+    reaching the model loading would end in a traceback, not in a configuration error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing_config", "no_data", "model_not_found", "mixture_video_root", "bf16_without_gpu"],
+)
+def test_configuration_errors_exit_2_with_one_line(tmp_path, case):
+    """The new-user trial's cases as real command lines: one stderr line naming the problem, exit status 2, no
+    traceback, nothing written. Where the model path does not exist or cannot be loaded, the expected message
+    proves that the error came before any model loading."""
+    missing_model = str(tmp_path / "no" / "such" / "model")
+    mixture = tmp_path / "mixture.yaml"
+    mixture.write_text(yaml.safe_dump({"datasets": [{"path": "rows.jsonl", "video_root": "no_such_videos"}]}))
+    out = ["--output_dir", str(tmp_path / "out")]
+    cpu = ["--bf16", "false", "--use_cpu", "true"]
+    args, message = {
+        "missing_config": (["--config", "nope.yaml", *out], r"config file 'nope\.yaml' not found \(shipped configs:"),
+        "no_data": (
+            ["--config", "stage2.yaml", "--model_name_or_path", missing_model, *cpu, *out],
+            r"give exactly one of --mixture .* or --dataset_name",
+        ),
+        "model_not_found": (
+            ["--config", "stage2.yaml", "--model_name_or_path", missing_model, "--mixture", str(mixture), *cpu, *out],
+            rf"--model_name_or_path {re.escape(missing_model)}: folder not found$",
+        ),
+        "mixture_video_root": (
+            ["--config", "stage2.yaml", "--model_name_or_path", str(_unloadable_model(tmp_path / "m"))]
+            + ["--mixture", str(mixture), *cpu, *out],
+            r"dataset 'rows': video_root 'no_such_videos' is not an existing folder",
+        ),
+        # the shipped configs set bf16: true; on a machine without a GPU that is the first thing reported
+        "bf16_without_gpu": (
+            ["--config", "stage2.yaml", "--model_name_or_path", missing_model, *out],
+            r"bf16 mixed precision is on .* but no GPU found; pass --bf16 false",
+        ),
+    }[case]
+    result = _run_script(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = assert_one_error_line(result.stderr, message)
+    assert line.startswith("sft_tarsier.py: error: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_training_record_holds_plain_values(tmp_path):
+    """tarsier_training.json: enums as their values ("cosine", not "SchedulerType.COSINE"), the mixture as counted."""
+    write_jsonl(
+        tmp_path / "text.jsonl",
+        [
+            {"id": f"t{i}", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": c}]}
+            for i, c in enumerate(CAPTIONS[:3])
+        ],
+    )
+    script, training, model = make_parser().parse_args_and_config(
+        args=["--config", str(CONFIG_DIR / "stage2.yaml"), "--dataset_name", str(tmp_path / "text.jsonl")]
+        + ["--model_name_or_path", "some/model", "--output_dir", str(tmp_path), "--use_cpu", "true"]
+        + ["--global_batch_size", "4", "--per_device_train_batch_size", "2"]
+    )
+    check_args(script, training, model)
+    path = write_training_record(str(tmp_path), script, training, model, build_dataset(script), steps=7)
+    record = json.loads(path.read_text())
+    assert record["lr_scheduler_type"] == "cosine" and "SchedulerType" not in path.read_text()
+    assert record["stage"] == 2 and record["steps"] == 7 and record["global_batch_size"] == 4
+    assert record["base_model"] == "some/model" and record["learning_rate"] == 2e-5 and record["warmup_steps"] == 1500
+    assert record["datasets"] == [
+        {
+            "name": "text",
+            "path": str(tmp_path / "text.jsonl"),
+            "weight": 1.0,
+            "converter": None,
+            "samples_per_epoch": 3,
+            "frames": {"sampler": "stage2", "num_frames": [8], "min_frames": 8, "max_frames": 32},
+        }
+    ]
+    assert record["recipe"]["overlong"] == "truncate" and record["recipe"]["global_batch_size"] == 4
 
 
 @pytest.mark.slow
@@ -256,7 +406,7 @@ def test_stage1_three_dataset_mixture_runs(workspace):
     result = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     record = json.loads((out / "tarsier_training.json").read_text())
-    assert record["stage"] == 1 and record["steps"] == 2
+    assert record["stage"] == 1 and record["steps"] == 2 and record["lr_scheduler_type"] == "cosine"
     assert {d["name"]: d["samples_per_epoch"] for d in record["datasets"]} == {
         "webvid_like": 3,
         "coco_like": 2,

@@ -97,12 +97,32 @@ def test_bad_input_exits_1_with_the_reason(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"idx": 0, "dataset": "Next-QA-val-multi_choice", "text": {"response": "A"}}\n')
     assert main(["score", str(bad), "--benchmarks", "next-qa"]) == 1
-    assert "text.prediction must be a string" in capsys.readouterr().err
+    assert "no text.prediction (the model's answer)" in capsys.readouterr().err
+    bad.write_text('{"idx": 0, "dataset": "Next-QA-val-multi_choice", "text": {"response": "A", "prediction": 3}}\n')
+    assert main(["score", str(bad), "--benchmarks", "next-qa"]) == 1
+    assert "text.prediction must be a string, got int" in capsys.readouterr().err
     assert main(["score", str(bad), "--benchmarks", "nope"]) == 1
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
     bad.write_text(line("MSVD-QA-val", 0, "a", "b") + "\n")
     assert main(["score", str(bad), "--benchmarks", "nextqa_mc"]) == 1
     assert "no rows of nextqa_mc" in capsys.readouterr().err
+
+
+def test_nothing_scored_is_an_error_and_unknown_datasets_are_named(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["score", str(empty), "--output-dir", str(tmp_path / "out")]) == 1
+    assert "no rows of any selected benchmark" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.jsonl"
+    unknown.write_text(line("Foo-Bench", 0, "A", "A") + "\n" + line("Foo-Bench", 1, "A", "B") + "\n")
+    assert main(["score", str(unknown), "--output-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "'Foo-Bench' (2)" in err and "no rows of any selected benchmark" in err
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(line("Foo-Bench", 0, "A", "A") + "\n" + line("Next-QA-val-multi_choice", 0, "A", "A") + "\n")
+    assert main(["score", str(mixed), "--output-dir", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "were not scored: 'Foo-Bench' (1)" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "Foo-Bench_results.json").exists()
 
 
 @pytest.mark.skipif(not DREAM1K.is_file(), reason="the DREAM-1K annotations are not in ../shared/data")

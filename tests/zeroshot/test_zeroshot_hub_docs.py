@@ -193,3 +193,15 @@ def test_hub_doc_without_video_names_the_folders_searched(hf_home):
     (doc,) = hub_docs_for("vatex_caption", [{"videoID": "missing", "enCap": ["A cat."]}])
     with pytest.raises(FileNotFoundError, match=r"no video 'missing' in .*vatex_test.*lmms-eval/VATEX"):
         utils.doc_to_visual(doc)
+
+
+def test_missing_data_stops_the_run_at_once_with_the_setting_to_fix(monkeypatch):
+    # lmms-eval retries an Exception from process_docs and then hides it in a RetryError; SystemExit is not retried.
+    for name in ("TARSIER_EVAL_ANNOTATIONS_DIR", "TARSIER_EVAL_MSVD_QA_ANNOTATIONS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(
+        SystemExit, match="tarsier zero-shot: tarsier_msvd_qa: no annotation file; set TARSIER_EVAL_MSVD"
+    ):
+        utils.msvd_qa_docs(None)
+    with pytest.raises(SystemExit, match="none of the rows of lmms-eval/NExTQA"):
+        utils.nextqa_mc_hub_docs([{"video": 1}])

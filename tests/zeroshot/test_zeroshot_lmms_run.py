@@ -120,13 +120,20 @@ def direct_predictions(tiny, videos: Path, key: str, n_rows: int, num_frames: in
     return outputs
 
 
+def full(entry: dict) -> dict:
+    """The task's full results: its ``results`` metric is the path of ``<benchmark>_results.json``."""
+    path = Path(entry["results,none"])
+    assert path.is_file(), entry["results,none"]
+    return json.loads(path.read_text())
+
+
 def test_every_task_is_scored_with_every_field(run):
     tasks = run["results"]["results"]
     mc = tasks["tarsier_nextqa_mc"]
     assert set(mc) >= {"accuracy,none", "accuracy_all,none", "n_failed_parse,none", "results,none"}, output_of(
         run["process"]
     )
-    report = mc["results,none"]
+    report = full(mc)
     assert report["overall"]["n"] == 4 and report["overall"]["n_parsed"] + report["n_failed_parse"] == 4
     assert mc["n_failed_parse,none"] == report["n_failed_parse"] == len(report["failed_parse_ids"])
     protocol = report["protocol"]
@@ -134,17 +141,18 @@ def test_every_task_is_scored_with_every_field(run):
     assert protocol["prompt_template_hash"] == BENCHMARKS["nextqa_mc"].template_hash
     assert protocol["n_prompts_matching_template"] == protocol["n_prompts_checked"] == 4
     assert protocol["package_versions"]["lmms-eval"] == "0.7.3"
-    assert Path(report["artifacts"]["predictions"]).is_file() and Path(report["artifacts"]["results"]).is_file()
+    assert protocol["generation"].startswith(f"greedy, max_new_tokens {MAX_NEW_TOKENS} (model_args")
+    assert (Path(mc["results,none"]).parent / "predictions.jsonl").is_file()
 
-    qa = tasks["tarsier_msvd_qa"]["results,none"]
+    qa = full(tasks["tarsier_msvd_qa"])
     assert qa["overall"]["n"] == 4 and qa["n_failed"] == 0 and qa["protocol"]["judge_prompt_hash"] == PROMPT_HASH
     assert tasks["tarsier_msvd_qa"]["score,none"] == qa["overall"]["score"]
     assert run["calls"] == 4  # judged once, although six metrics aggregate the task
-    caption = tasks["tarsier_msvd_caption"]["results,none"]
+    caption = full(tasks["tarsier_msvd_caption"])
     assert caption["overall"]["n"] == 4 and tasks["tarsier_msvd_caption"]["cider,none"] == caption["overall"]["cider"]
     assert len(caption["cider_ci95"]) == 2 and caption["protocol"]["metric"] == "CIDEr-D (PTB tokenized)"
     assert caption["protocol"]["n_prompts_matching_template"] == caption["protocol"]["n_prompts_checked"] == 4
-    assert tasks["tarsier_egoschema"]["results,none"]["protocol"]["frames"] == 16
+    assert full(tasks["tarsier_egoschema"])["protocol"]["frames"] == 16
 
 
 def test_predictions_are_the_tiny_model_on_the_released_prompt_with_the_task_frame_count(run, tiny):
@@ -160,7 +168,7 @@ def test_tarsier_eval_score_on_the_written_predictions_gives_the_same_numbers(ru
     assert cli.returncode in (0, 3), cli.stderr
     tasks = run["results"]["results"]
     for key in ("nextqa_mc", "msvd_qa", "msvd_caption", "egoschema"):
-        lmms = tasks[f"tarsier_{key}"]["results,none"]
+        lmms = full(tasks[f"tarsier_{key}"])
         scored = json.loads((run["root"] / "cli" / f"{key}_results.json").read_text())
         assert scored["overall"] == lmms["overall"], key
         for name in ("accuracy_ci95", "score_ci95", "cider_ci95", "failed_parse_ids", "failed_ids"):

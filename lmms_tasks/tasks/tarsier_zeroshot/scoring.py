@@ -43,6 +43,7 @@ def task_results(items, args=None) -> dict:
     judge = JudgeConfig() if benchmark.family == "oe_qa" else None
     memo = (
         benchmark.key,
+        tuple(sorted({str(row.get("annotations", "")) for row in rows})),  # local file vs Hub: other results
         tuple(sorted((f"{row['dataset']}_{row['idx']}", row["text"]["prediction"]) for row in rows)),
         json.dumps(judge.describe(), sort_keys=True) if judge else None,
         str(default_cache_dir()) if judge else None,
@@ -93,7 +94,7 @@ def _task_protocol(rows: list[dict], args) -> dict:
         "model_args": getattr(args, "model_args", None),
         "model_settings": settings,
         "gen_kwargs": getattr(args, "gen_kwargs", None) or None,
-        "generation": "greedy, max_new_tokens 512, no stop strings (task YAML)",
+        "generation": _generation(settings),
         "limit": getattr(args, "limit", None),
         "annotations": sorted({row.get("annotations", "") for row in rows} - {""}) or None,
     }
@@ -104,6 +105,15 @@ def _task_protocol(rows: list[dict], args) -> dict:
             "as the released annotation files build them (tarsier_zeroshot/hub.py)"
         )
     return protocol
+
+
+def _generation(settings: dict) -> str:
+    """The generation actually used: the task YAML's (greedy, 512 new tokens, no stop string) unless the model's
+    ``max_new_tokens`` (``--model_args``) replaced the length."""
+    tokens = settings.get("max_new_tokens")
+    if tokens is None or tokens == 512:
+        return "greedy, max_new_tokens 512, no stop strings (task YAML)"
+    return f"greedy, max_new_tokens {tokens} (model_args; the task YAML's 512 was replaced), no stop strings"
 
 
 def _run_dir(args, benchmark: Benchmark, memo: tuple) -> Path | None:

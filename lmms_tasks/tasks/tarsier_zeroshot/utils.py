@@ -14,16 +14,25 @@ import json
 
 import datasets
 
-from lmms_tasks.tasks.tarsier_zeroshot.data import benchmark_named, docs_for
+from lmms_tasks.tasks.tarsier_zeroshot.data import DataSourceError, benchmark_named, docs_for
 from lmms_tasks.tasks.tarsier_zeroshot.hub import HUB_SOURCES, hf_home, hub_docs_for
 from lmms_tasks.tasks.tarsier_zeroshot.scoring import task_results
 from lmms_tasks.zeroshot.benchmarks import MVBENCH_SUBTASKS, mvbench_subtask
 from lmms_tasks.zeroshot.released_format import to_released_row
 
 
+def _exit_on_data_error(build):
+    """lmms-eval retries a failing ``process_docs`` and then shows ``RetryError[<Future ...>]``, burying the message;
+    a missing data source is not transient: stop at once with the message (as dream1k does)."""
+    try:
+        return build()
+    except DataSourceError as error:
+        raise SystemExit(f"tarsier zero-shot: {error}") from None
+
+
 def _docs(key: str):
     def process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-        return datasets.Dataset.from_list(docs_for(benchmark_named(key)))
+        return datasets.Dataset.from_list(_exit_on_data_error(lambda: docs_for(benchmark_named(key))))
 
     process_docs.__name__ = f"{key}_docs"
     return process_docs
@@ -46,7 +55,7 @@ for _name in MVBENCH_SUBTASKS:
 
 def _hub_docs(key: str):
     def process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
-        return datasets.Dataset.from_list(hub_docs_for(key, dataset))
+        return datasets.Dataset.from_list(_exit_on_data_error(lambda: hub_docs_for(key, dataset)))
 
     process_docs.__name__ = f"{key}_hub_docs"
     return process_docs
@@ -139,9 +148,12 @@ def _overall(name: str):
     return aggregate
 
 
-def results(items, args=None) -> dict:
-    """The full results of the task: numbers, sub-tasks, counts, failures, 95% CIs, protocol, artifacts."""
-    return task_results(items, args)
+def results(items, args=None) -> str:
+    """Where the full results of the task are (numbers, sub-tasks, counts, failures, 95% CIs, protocol): the
+    ``<benchmark>_results.json`` written with ``--output_path``. lmms-eval's summary table shows a metric in one cell,
+    so the full results are a file, as dream1k's AutoDQ report; the headline numbers are metrics."""
+    artifacts = task_results(items, args).get("artifacts")
+    return artifacts["results"] if artifacts else "not saved (run with --output_path to keep the full results)"
 
 
 accuracy = _overall("accuracy")
