@@ -97,11 +97,11 @@ def test_unwritable_output_exits_2_before_the_model_loads(checkpoint, media, tmp
         result = run_tarsier("describe", media[0], "--model", checkpoint, "--device", "cpu", "--output", output)
         assert result.returncode == 2, result.stderr
         assert result.stderr == f"tarsier describe: error: --output: {message}\n"  # and no "Loading weights"
-    # A new output in folders that do not exist yet passes the check and leaves nothing behind until the run.
+    # A new output in folders that do not exist yet passes the check: the folders are made, the file is not left.
     fresh = tmp_path / "new" / "folders" / "out.jsonl"
     from tarsier_hf.describe.records import check_output
 
-    assert check_output(fresh) == [] and not (tmp_path / "new").exists()
+    assert check_output(fresh) == [] and fresh.parent.is_dir() and not fresh.exists()
 
 
 def test_json_output_equals_in_process_generation(checkpoint, media, reference, tmp_path, silent_hub):

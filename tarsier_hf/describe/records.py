@@ -17,6 +17,7 @@ already in the file are skipped on a re-run. With several processes each rank ap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -53,8 +54,9 @@ def glob_escape(name: str) -> str:
 def check_output(path: str | os.PathLike) -> list[dict]:
     """Check, before any model loads, that ``path`` can be the ``--output`` file; return its records (``[]`` when new).
 
-    A new file is created (with its missing folders) and removed again, so every reason the run could not write it
-    shows now: a parent that is a file, a read-only or virtual file system (``/proc``), missing permission.
+    Missing folders are created (the run would create them anyway) and a new file is created and removed again, so
+    every reason the run could not write it shows now: a parent that is a file, a read-only or virtual file system
+    (``/proc``), missing permission. Safe when several processes (torchrun ranks) check the same path at once.
 
     Raises:
         ValueError: ``path`` is a folder, cannot be created or written (message naming the path and the reason), or
@@ -68,31 +70,18 @@ def check_output(path: str | os.PathLike) -> list[dict]:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise ValueError(f"{path}: cannot create it: {ancestor} is a file, not a folder")
-    if path.exists():
-        try:
-            open(path, "a").close()  # noqa: SIM115 - opening for append changes nothing; it checks permission
-        except OSError as error:
-            raise ValueError(f"{path}: cannot write to it ({error.strerror or error})") from None
-    else:
-        _try_create(path)
-    return load_records(path, repair=False)
-
-
-def _try_create(path: Path) -> None:
-    created = []
+    existed = path.exists()
     try:
-        for folder in reversed(path.parents):
-            if not folder.exists():
-                folder.mkdir()
-                created.append(folder)
-        with open(path, "x"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):  # appending nothing changes nothing; it proves the run can write here
             pass
-        path.unlink()
     except OSError as error:
-        raise ValueError(f"{path}: cannot create it ({error.strerror or error})") from None
-    finally:
-        for folder in reversed(created):
-            folder.rmdir()
+        verb = "write to" if existed else "create"
+        raise ValueError(f"{path}: cannot {verb} it ({error.strerror or error})") from None
+    if not existed and path.stat().st_size == 0:
+        with contextlib.suppress(FileNotFoundError):  # another process may have removed its own probe already
+            path.unlink()
+    return load_records(path, repair=False)
 
 
 def load_records(path: str | os.PathLike, repair: bool = True) -> list[dict]:
