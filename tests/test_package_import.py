@@ -22,8 +22,13 @@ print("registered")
     [
         "import sys, tarsier_hf; assert 'transformers' not in sys.modules and 'torch' not in sys.modules",
         "import transformers, tarsier_hf",
+        # a submodule first: it imports transformers while it is still running (registration must wait for it)
+        "from tarsier_hf.processing_tarsier import TarsierProcessor",
+        "from tarsier_hf.modeling_tarsier import TarsierForConditionalGeneration",
+        "from tarsier_hf.processing_tarsier2 import Tarsier2Processor",
+        "from tarsier_hf.configuration_tarsier import TarsierConfig",
     ],
-    ids=["tarsier_hf-first", "transformers-first"],
+    ids=["tarsier_hf-first", "transformers-first", "processing", "modeling", "processing2", "configuration"],
 )
 def test_auto_classes_know_tarsier_whatever_the_import_order(prelude):
     process = subprocess.run(
