@@ -7,17 +7,6 @@ Helpers live next to this file: ``_data.py`` (every data path), ``_proc_media.py
 import pytest
 from _data import DREAM1K_SUBSET, SHARED_DREAM1K, shared_data_path
 
-_JUDGE_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "TARSIER_JUDGE_MODEL",
-    "TARSIER_JUDGE_BASE_URL",
-    "TARSIER_JUDGE_API_KEY",
-    "TARSIER_JUDGE_CONCURRENCY",
-    "TARSIER_AUTODQ_CACHE",
-)
-
-
 # ----------------------------------------------------------------------------------------------------- state
 
 
@@ -35,7 +24,10 @@ def _reset_process_state():
 @pytest.fixture
 def clean_judge_env(monkeypatch):
     """No judge setting from the developer's shell reaches the test."""
-    for name in _JUDGE_ENV:
+    from lmms_tasks.autodq.cache import CACHE_DIR_ENV
+    from lmms_tasks.autodq.judge import JUDGE_ENVS
+
+    for name in (*JUDGE_ENVS, CACHE_DIR_ENV):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -51,6 +51,8 @@ MODEL_ENV = "TARSIER_JUDGE_MODEL"
 BASE_URL_ENVS = ("TARSIER_JUDGE_BASE_URL", "OPENAI_BASE_URL")
 API_KEY_ENVS = ("TARSIER_JUDGE_API_KEY", "OPENAI_API_KEY")
 CONCURRENCY_ENV = "TARSIER_JUDGE_CONCURRENCY"
+# Every variable JudgeConfig reads (tests clear them so that a developer's shell cannot reach a run).
+JUDGE_ENVS = (MODEL_ENV, *BASE_URL_ENVS, *API_KEY_ENVS, CONCURRENCY_ENV)
 # What OpenAI-compatible servers without authentication (vLLM, SGLang) accept as a key.
 KEYLESS_API_KEY = "EMPTY"
 

@@ -14,19 +14,17 @@ import av
 import numpy as np
 from _data import DREAM1K_SUBSET, REPO
 
+from lmms_tasks.autodq.cache import CACHE_DIR_ENV
+from lmms_tasks.autodq.judge import JUDGE_ENVS
+
 DREAM1K_ANNOTATIONS = DREAM1K_SUBSET  # 50 real clips, 10 per source (tests/data/README.md)
 TASKS_DIR = REPO / "lmms_tasks" / "tasks"
 # The first four clips (all DREAM/movie_animation) and two on each side of the first source boundary.
 CLIP_IDS = ("1", "2", "3", "4", "199", "200", "201", "202")
 # Settings a developer's shell may hold; every run must use only what the test gives it.
 _CLEARED_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "TARSIER_JUDGE_MODEL",
-    "TARSIER_JUDGE_BASE_URL",
-    "TARSIER_JUDGE_API_KEY",
-    "TARSIER_JUDGE_CONCURRENCY",
-    "TARSIER_AUTODQ_CACHE",
+    *JUDGE_ENVS,
+    CACHE_DIR_ENV,
     "TARSIER_DREAM1K_ANNOTATIONS",
     "TARSIER_DREAM1K_VIDEO_DIR",
     "TARSIER_HF_TASK_DISCOVERY",

@@ -5,7 +5,8 @@ import json
 import pytest
 from _sbs_helpers import answer
 
-from lmms_tasks.autodq.judge import JudgeConfig
+from lmms_tasks.autodq.cache import CACHE_DIR_ENV
+from lmms_tasks.autodq.judge import JUDGE_ENVS, JudgeConfig
 from lmms_tasks.autodq.testing import LocalJudgeServer
 from lmms_tasks.sbs.annotator import judge_study
 from lmms_tasks.sbs.cli import EXIT_JUDGE_FAILED, main
@@ -13,20 +14,10 @@ from lmms_tasks.sbs.prompt import descriptions_in, parse_compare_reply, render_c
 from lmms_tasks.sbs.report import build_report
 from lmms_tasks.sbs.testing import prefer_containing, prefer_first
 
-JUDGE_ENVS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "TARSIER_JUDGE_MODEL",
-    "TARSIER_JUDGE_BASE_URL",
-    "TARSIER_JUDGE_API_KEY",
-    "TARSIER_JUDGE_CONCURRENCY",
-    "TARSIER_AUTODQ_CACHE",
-)
-
 
 @pytest.fixture(autouse=True)
 def clean_judge_env(monkeypatch):
-    for name in JUDGE_ENVS:
+    for name in (*JUDGE_ENVS, CACHE_DIR_ENV):
         monkeypatch.delenv(name, raising=False)
 
 

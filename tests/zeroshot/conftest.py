@@ -8,22 +8,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lmms"))  # the lmms-eval test harness (write_clip, runs)
 
 from lmms_tasks.autodq import JudgeConfig
-
-JUDGE_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "TARSIER_JUDGE_MODEL",
-    "TARSIER_JUDGE_BASE_URL",
-    "TARSIER_JUDGE_API_KEY",
-    "TARSIER_JUDGE_CONCURRENCY",
-    "TARSIER_AUTODQ_CACHE",
-)
+from lmms_tasks.autodq.cache import CACHE_DIR_ENV
+from lmms_tasks.autodq.judge import JUDGE_ENVS
 
 
 @pytest.fixture
 def judge_config(judge_server, monkeypatch):
     """``judge_config(**overrides)``: a ``JudgeConfig`` asking ``judge_server``."""
-    for name in JUDGE_ENV:
+    for name in (*JUDGE_ENVS, CACHE_DIR_ENV):
         monkeypatch.delenv(name, raising=False)
 
     def make(**overrides):

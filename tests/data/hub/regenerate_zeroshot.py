@@ -5,8 +5,7 @@ Real ``lmms-eval --model tarsier --tasks tarsier_nextqa_mc`` and ``--tasks tarsi
 as the end-to-end tests of ``tests/zeroshot/`` make them: the tiny random checkpoint
 (``max_new_tokens=16,dtype=bfloat16``), the local NExT-QA *val* excerpt of ``tests/data/tarsier_eval`` (the released
 ``Next-QA-val-multi_choice.jsonl`` format) for the local task, and the same rows published as ``lmms-eval/NExTQA``
-(config ``MC``, split ``test``) on the local Hub of ``hub_cards.testing`` for the hub task. Two runs, not one: in one
-run the two tasks' identical rows and predictions would share one scoring (lmms_tasks' per-run memo). Paths under the
+(config ``MC``, split ``test``) on the local Hub of ``hub_cards.testing`` for the hub task, in two runs. Paths under the
 run folder are replaced by ``/run/...``, paths in this repository by ``/repo/...``.
 
 Usage: ``PYTHONPATH=. python tests/data/hub/regenerate_zeroshot.py OUT_DIR`` then copy the files from OUT_DIR.
